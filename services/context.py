@@ -1,0 +1,88 @@
+"""The clients a process needs, built once at start-up and passed to every handler.
+
+`build_context` picks the embedded or the production adapter for each port from the
+settings (a URL set means the real service) and connects them; `Context.close` releases
+them. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from config import Settings
+from services.broker.base import Broker
+from services.config.store import ConfigStore
+from services.jobs.store import JobStore
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+@dataclass
+class Context:
+    settings: Settings
+    broker: Broker
+    jobs: JobStore
+    config: ConfigStore
+    # The shared Redis client (None on the embedded backend): cache, breakers, streams.
+    redis: Redis | None = None
+    # Process role, tagged on connections and logs: "all", "api" or "worker".
+    role: str = "all"
+    # Domain services attach here at start-up (providers, cache, metrics, webhooks...).
+    extras: dict[str, Any] = field(default_factory=dict)
+    _closers: list[Any] = field(default_factory=list)
+
+    def on_close(self, closer: Any) -> None:
+        """Register an async callable to run at shutdown (last registered runs first)."""
+        self._closers.append(closer)
+
+    async def close(self) -> None:
+        for closer in reversed(self._closers):
+            await closer()
+        self._closers.clear()
+
+
+async def build_context(settings: Settings, *, role: str = "all") -> Context:
+    redis_client = None
+    jobs: JobStore
+    if settings.redis.url:
+        from services.common.redis import create_redis
+        from services.jobs.redis_store import RedisJobStore
+
+        redis_client = create_redis(settings, role=role)
+        jobs = RedisJobStore(redis_client, settings)
+    else:
+        from services.jobs.memory_store import MemoryJobStore
+
+        jobs = MemoryJobStore(settings)
+
+    broker: Broker
+    if settings.rabbit.url:
+        from services.broker.rabbit import RabbitBroker
+
+        broker = RabbitBroker(settings.rabbit, role=role)
+    else:
+        from services.broker.memory import MemoryBroker
+
+        broker = MemoryBroker(delivery_limit=settings.rabbit.delivery_limit)
+
+    from services.config.factory import create_config_store
+
+    config_store = create_config_store(settings)
+
+    ctx = Context(settings=settings, broker=broker, jobs=jobs, config=config_store,
+                  redis=redis_client, role=role)
+    await config_store.connect()
+    ctx.on_close(config_store.close)
+    await broker.connect()
+    ctx.on_close(broker.close)
+    ctx.on_close(jobs.close)
+    if redis_client is not None:
+        ctx.on_close(redis_client.aclose)
+    return ctx
+
+
+def data_path(settings: Settings, name: str) -> Path:
+    return Path(settings.app.data_dir) / name

@@ -1,0 +1,82 @@
+"""The error hierarchy shared by every layer.
+
+api/errors.py maps these to HTTP statuses in one place; workers/runner.py maps them to
+ack / retry / dead-letter in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PlatformError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+    code = "internal_error"
+    status = 500
+    retryable = False
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message, "retryable": self.retryable}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+class Retryable(PlatformError):
+    """A failure that may pass on a later attempt (rate limit, 5xx, timeout, outage)."""
+
+    code = "retryable_error"
+    status = 503
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after_s = retry_after_s
+
+
+class Permanent(PlatformError):
+    """A failure no retry will fix (invalid request, auth, content policy)."""
+
+    code = "permanent_error"
+    status = 400
+
+
+class NotFound(PlatformError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(PlatformError):
+    code = "conflict"
+    status = 409
+
+
+class Invalid(PlatformError):
+    """Client input that fails validation; `field` names what is wrong."""
+
+    code = "invalid_request"
+    status = 422
+
+    def __init__(self, message: str, *, field: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.field = field
+
+
+class Unauthorized(PlatformError):
+    code = "unauthorized"
+    status = 401
+
+
+class Unavailable(Retryable):
+    """A dependency of ours (broker, store) is down: the client should come back later."""
+
+    code = "service_unavailable"
+    status = 503
