@@ -34,8 +34,8 @@ class AppSettings(BaseSettings):
     environment: str = Field(default="development", validation_alias=AliasChoices("ENVIRONMENT", "APP_ENVIRONMENT"))
     port: int = Field(default=8080, validation_alias=AliasChoices("PORT", "APP_PORT"))
     host: str = "0.0.0.0"
-    # CONSUMER_STATUS=false lets an API-only deployment reuse the image without consuming.
-    consumer_status: bool = Field(default=True, validation_alias=AliasChoices("CONSUMER_STATUS"))
+    # CONSUMER_STATUS=true makes an API process also run the job pools (single-deployment mode).
+    consumer_status: bool = Field(default=False, validation_alias=AliasChoices("CONSUMER_STATUS"))
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
     dev_api_key: str | None = None
@@ -78,6 +78,12 @@ class TimescaleSettings(BaseSettings):
     pool_max: int = 10
     batch_size: int = 5000
     batch_max_age_s: float = 1.0
+    # Schema put first on search_path (tests use one per run); None: the server's default.
+    db_schema: str | None = None
+    # Wait this long for a connection before treating the database as down.
+    connect_timeout_s: float = 5.0
+    # A failed flush is retried with the deliveries held, backing off up to this long.
+    flush_retry_max_s: float = 5.0
 
 
 class JobSettings(BaseSettings):
@@ -103,6 +109,72 @@ class SecuritySettings(BaseSettings):
     encryption_keys: str = Field(default="change-me", validation_alias=AliasChoices("ENCRYPTION_KEYS", "SECURITY_ENCRYPTION_KEYS"))
 
 
+class WebhookSettings(BaseSettings):
+    model_config = _section("WEBHOOKS_")
+    # Delay before each attempt: now, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts,
+    # ~28 h in all). JSON list in the environment, e.g. WEBHOOKS_RETRY_SCHEDULE_S='[0,1,2]'.
+    retry_schedule_s: list[float] = Field(
+        default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 36000],
+    )
+    # A Retry-After (429/503) longer than this is clipped, so one receiver cannot park a
+    # delivery for days.
+    max_retry_after_s: float = 36000
+    # Job results larger than this (serialized) are replaced by a link to the job.
+    max_payload_bytes: int = 256 * 1024
+    # Prefix of that link; empty gives a path relative to the API (/api/v1/jobs/{id}).
+    public_base_url: str = ""
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 10.0
+    # Requests in flight to one endpoint from one worker process.
+    max_in_flight_per_endpoint: int = 50
+    # Overlap during which a rotated secret still signs, so receivers can switch over.
+    rotation_overlap_s: float = 24 * 3600
+    response_body_max_bytes: int = 2048
+    # Targets exempt from the private-address check (development and tests only):
+    # host names and CIDRs, JSON lists in the environment.
+    allow_hosts: list[str] = Field(default_factory=list)
+    allow_cidrs: list[str] = Field(default_factory=list)
+
+
+class ResilienceSettings(BaseSettings):
+    model_config = _section("RESILIENCE_")
+    # Calls to one model per job attempt before its fallback is tried; the job itself is
+    # retried up to jobs.max_attempts through the delay queue on top of this.
+    retry_attempts: int = 3
+    # Failures within the window that open a circuit (per provider+model, shared by workers).
+    breaker_failures: int = 5
+    breaker_window_s: float = 30.0
+    # Open time before the circuit lets probe calls through (half-open).
+    breaker_cooldown_s: float = 30.0
+    # Successful probes that close it again, and probes admitted at once while half-open.
+    breaker_successes: int = 2
+    breaker_half_open_calls: int = 1
+
+
+class CacheSettings(BaseSettings):
+    model_config = _section("CACHE_")
+    enabled: bool = True
+    ttl_s: int = 3600
+    # In-process LRU in front of Redis: 10,000 answers of ~2 KB is ~20 MB per process.
+    lru_entries: int = 10_000
+    lru_max_entry_bytes: int = 256 * 1024
+    # A process computing an answer holds this lock; others wait on the result key meanwhile.
+    lock_ttl_s: float = 30.0
+    wait_poll_max_s: float = 0.1
+
+
+class ChatSettings(BaseSettings):
+    model_config = _section("CHAT_")
+    # Model -> tools -> model rounds before the answer is returned as it stands.
+    tool_max_depth: int = 5
+    tool_timeout_s: float = 10.0
+    tool_max_response_bytes: int = 32 * 1024
+    # Streamed chunks kept per job (Redis stream MAXLEN) and how long they outlive the job.
+    stream_maxlen: int = 10_000
+    stream_ttl_s: int = 3600
+    sse_heartbeat_s: float = 15.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
     app: AppSettings = Field(default_factory=AppSettings)
@@ -112,6 +184,10 @@ class Settings(BaseSettings):
     timescale: TimescaleSettings = Field(default_factory=TimescaleSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
 
     @model_validator(mode="after")
     def _production_needs_real_backends(self) -> Settings:

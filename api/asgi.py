@@ -1,0 +1,100 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it costs ~0.3 ms a request).
+
+- BodyLimit: a body over the limit answers 413 before the route parses it, whether the
+  client sent Content-Length or streamed it chunked.
+- RequestId: takes X-Request-ID or makes one, puts it on every log line and the response.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from starlette.exceptions import HTTPException
+
+from services.common.logging import request_id_var
+
+Scope = dict[str, Any]
+
+
+def _too_large(limit: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    body = orjson.dumps({"error": {"code": "payload_too_large",
+                                   "message": f"request body exceeds {limit} bytes",
+                                   "fields": [{"field": "body", "reason": f"larger than {limit} bytes"}]}})
+    start = {"type": "http.response.start", "status": 413,
+             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
+    return start, {"type": "http.response.body", "body": body}
+
+
+class _TooLarge(HTTPException):
+    """An HTTPException so FastAPI's body parser re-raises it instead of answering 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body exceeds {limit} bytes")
+
+
+class BodyLimit:
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._reject(send)
+                return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._reject(send)
+
+    async def _reject(self, send: Any) -> None:
+        start, body = _too_large(self.max_bytes)
+        await send(start)
+        await send(body)
+
+
+class RequestId:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), None)
+        rid = (rid or uuid.uuid4().hex)[:64]
+        token = request_id_var.set(rid)
+
+        async def with_header(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, with_header)
+        finally:
+            request_id_var.reset(token)

@@ -1,0 +1,28 @@
+"""Typed dependencies for routes: the process Context and the caller's org."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.auth.service import authenticate
+from services.context import Context
+
+
+def get_ctx(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[Context, Depends(get_ctx)]
+
+
+async def current_org(request: Request, ctx: CtxDep) -> str:
+    """The org of the API key in `Authorization: Bearer <key>`; 401 without a valid one."""
+    org_id = await authenticate(ctx, request.headers.get("authorization"))
+    request.state.org_id = org_id
+    return org_id
+
+
+OrgDep = Annotated[str, Depends(current_org)]

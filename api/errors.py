@@ -1,0 +1,77 @@
+"""Maps every error to its HTTP answer in one place.
+
+Body shape: {"error": {"code", "message", "fields"?: [{"field", "reason"}], ...}}.
+A client's mistake is always a 4xx naming the field and the reason, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from api.responses import Json
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from services.errors import Invalid, PlatformError, Retryable
+
+log = logging.getLogger(__name__)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def validation_body(errors: list[Any], prefix: str = "") -> dict[str, Any]:
+    fields = []
+    for err in errors:
+        # A body that is not JSON at all has loc ("body", <offset>): name the body.
+        name = "body" if err.get("type") == "json_invalid" else _field(err.get("loc", ()))
+        fields.append({"field": f"{prefix}{name}" if prefix else name, "reason": err.get("msg", "invalid")})
+    return {"error": {"code": "invalid_request", "message": "request validation failed", "fields": fields}}
+
+
+def _platform(request: Request, exc: Exception) -> Json:
+    assert isinstance(exc, PlatformError)
+    body: dict[str, Any] = {"code": exc.code, "message": exc.message, **exc.details}
+    headers = {}
+    if isinstance(exc, Invalid) and exc.field:
+        body["fields"] = [{"field": exc.field, "reason": exc.message}]
+    if isinstance(exc, Retryable) and exc.status in (429, 503):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after_s or 5)))
+    if exc.status >= 500:
+        log.warning("request failed", extra={"code": exc.code, "error": exc.message})
+    return Json({"error": body}, status_code=exc.status, headers=headers)
+
+
+def _request_validation(request: Request, exc: Exception) -> Json:
+    assert isinstance(exc, RequestValidationError)
+    return Json(validation_body(list(exc.errors())), status_code=422)
+
+
+def _pydantic(request: Request, exc: Exception) -> Json:
+    assert isinstance(exc, ValidationError)
+    return Json(validation_body(list(exc.errors())), status_code=422)
+
+
+def _http(request: Request, exc: Exception) -> Json:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
+    return Json({"error": {"code": code, "message": str(exc.detail)}},
+                          status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def _unexpected(request: Request, exc: Exception) -> Json:
+    log.exception("unhandled error", exc_info=exc)
+    return Json({"error": {"code": "internal_error", "message": "internal error"}}, status_code=500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(PlatformError, _platform)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(ValidationError, _pydantic)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

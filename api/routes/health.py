@@ -1,0 +1,48 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter
+from api.responses import Json
+
+from api.deps import CtxDep
+
+router = APIRouter(tags=["health"])
+CHECK_TIMEOUT_S = 2.0
+
+
+@router.get("/healthcheck")
+async def healthcheck() -> dict[str, str]:
+    """Liveness: the process answers. Dependencies are /ready's business."""
+    return {"status": "ok"}
+
+
+async def _check(probe: Callable[[], Awaitable[None]]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(probe(), CHECK_TIMEOUT_S)
+        status, error = "ok", None
+    except Exception as exc:
+        status, error = "down", f"{type(exc).__name__}: {exc}"[:200]
+    out: dict[str, Any] = {"status": status, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+    if error:
+        out["error"] = error
+    return out
+
+
+@router.get("/ready")
+async def ready(ctx: CtxDep) -> Json:
+    """Readiness: each dependency with its status and latency; 503 when one is down."""
+    probes: dict[str, Callable[[], Awaitable[None]]] = {
+        "broker": ctx.broker.ping, "job_store": ctx.jobs.ping, "config_store": ctx.config.ping,
+    }
+    probes.update(ctx.extras.get("ready_probes", {}))
+    results = dict(zip(probes, await asyncio.gather(*(_check(p) for p in probes.values())), strict=True))
+    ok = all(r["status"] == "ok" for r in results.values())
+    return Json({"status": "ok" if ok else "degraded", "dependencies": results},
+                          status_code=200 if ok else 503)

@@ -1,0 +1,95 @@
+"""Jobs: submit, read, list, cancel; `?wait=` / `Prefer: wait=N` hold the request open."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from api.responses import Json
+from pydantic import BaseModel, Field, ValidationError
+
+from api.deps import CtxDep, OrgDep
+from api.errors import validation_body
+from services.errors import Invalid
+from services.jobs import service
+from services.jobs.model import Job, JobKind, JobStatus
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+(?:\.\d+)?)")
+
+
+class JobSubmit(BaseModel):
+    kind: JobKind
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+def _links(job_id: str) -> dict[str, str]:
+    base = f"/api/v1/jobs/{job_id}"
+    return {"self": base, "cancel": f"{base}/cancel", "events": f"{base}/events"}
+
+
+def _answer(job: Job, *, replayed: bool = False) -> Json:
+    body = {**job.public(), "links": _links(job.id)}
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if not job.status.terminal:
+        headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return Json(body, status_code=200 if job.status.terminal else 202, headers=headers)
+
+
+def _wait_seconds(ctx: CtxDep, wait: float | None, prefer: str | None) -> float:
+    if wait is None and prefer:
+        found = _PREFER_WAIT.search(prefer)
+        wait = float(found.group(1)) if found else None
+    if wait is None:
+        return 0.0
+    if wait < 0:
+        raise Invalid("wait must be zero or more seconds", field="wait")
+    return min(wait, ctx.settings.jobs.max_wait_s)
+
+
+WaitQuery = Annotated[float | None, Query(description="seconds to hold the request until the job ends")]
+PreferHeader = Annotated[str | None, Header(alias="Prefer")]
+
+
+@router.post("", status_code=202)
+async def submit_job(
+    request: Request, body: JobSubmit, ctx: CtxDep, org_id: OrgDep,
+    wait: WaitQuery = None, prefer: PreferHeader = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> Json:
+    """Accept a job: 202 with its id once it is recorded and the broker confirmed it."""
+    wait_s = _wait_seconds(ctx, wait, prefer)
+    try:
+        payload = service.parse_payload(body.kind, body.payload)
+    except ValidationError as exc:
+        return Json(validation_body(list(exc.errors()), prefix="payload."), status_code=422)
+    created = await service.submit(ctx, org_id, body.kind, payload, idempotency_key=idempotency_key)
+    job = created.job
+    if wait_s > 0 and not job.status.terminal:
+        job = await service.get_job(ctx, org_id, job.id, wait_s=wait_s)
+    return _answer(job, replayed=not created.created)
+
+
+@router.get("/{job_id}")
+async def get_job(job_id: str, ctx: CtxDep, org_id: OrgDep, wait: WaitQuery = None,
+                  prefer: PreferHeader = None) -> Json:
+    job = await service.get_job(ctx, org_id, job_id, wait_s=_wait_seconds(ctx, wait, prefer))
+    return _answer(job)
+
+
+@router.get("")
+async def list_jobs(
+    ctx: CtxDep, org_id: OrgDep, status: JobStatus | None = None, kind: JobKind | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None,
+) -> dict[str, Any]:
+    if cursor is not None and not re.fullmatch(r"\d+(\.\d+)?:[\w-]+", cursor):
+        raise Invalid("malformed cursor", field="cursor")
+    page = await service.list_jobs(ctx, org_id, status=status, kind=kind, limit=limit, cursor=cursor)
+    return {"data": [j.public() for j in page.jobs], "next_cursor": page.next_cursor}
+
+
+@router.post("/{job_id}/cancel")
+async def cancel_job(job_id: str, ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
+    job = await service.cancel(ctx, org_id, job_id)
+    return job.public()

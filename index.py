@@ -1,0 +1,161 @@
+"""Entry point for every process.
+
+    python index.py                         API + every worker pool, one process, embedded backends
+    python index.py api                     the HTTP tier
+    python index.py worker --pool model     a worker pool (comma-separate several)
+    python index.py keys create --org ORG   create a platform API key (shown once)
+
+`uvicorn index:app` and `gunicorn index:app -c gunicorn.conf.py` serve the API; with the
+embedded broker (no QUEUE_CONNECTIONURL) or CONSUMER_STATUS=true they also run the pools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from services.context import Context
+
+cli = typer.Typer(add_completion=False, no_args_is_help=False, help=__doc__)
+keys_cli = typer.Typer(help="Platform API keys")
+cli.add_typer(keys_cli, name="keys")
+log = logging.getLogger("ai_middleware")
+
+
+
+def _pools(settings: Settings) -> list[str]:
+    from workers.pools import POOLS
+
+    return list(POOLS)
+
+
+def _dev_key_path(settings: Settings) -> Path:
+    return Path(settings.app.data_dir) / "dev-api-key"
+
+
+async def _dev_key_hook(ctx: Context) -> None:
+    """On the embedded config store, make sure a development key exists and print it."""
+    from services.auth.service import register_raw_key
+
+    if ctx.settings.mongo.url or ctx.settings.app.production:
+        return None
+    raw = ctx.settings.app.dev_api_key
+    path = _dev_key_path(ctx.settings)
+    if raw is None and path.exists():
+        raw = path.read_text().strip()
+    if raw is None:
+        raw = f"aim_dev{secrets.token_hex(2)}_{secrets.token_urlsafe(24)}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(raw)
+        path.chmod(0o600)
+    await register_raw_key(ctx, "dev", raw, name="development")
+    port = ctx.settings.app.port
+    print(f"\n  ai-middleware is up on http://127.0.0.1:{port}  (org 'dev')\n"
+          f"  Development API key: {raw}\n"
+          f"  Try: curl -s -H 'Authorization: Bearer {raw}' -H 'content-type: application/json' \\\n"
+          f"         -d '{{\"kind\":\"model\",\"payload\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}' \\\n"
+          f"         'http://127.0.0.1:{port}/api/v1/jobs?wait=5'\n", flush=True)
+    return None
+
+
+def build_app(settings: Settings | None = None, *, with_workers: bool | None = None) -> FastAPI:
+    """The API app; with workers in process when the broker is embedded (or asked for)."""
+    from api.app import create_app
+    from workers.process import start_runner
+
+    settings = settings or load_settings()
+    run_workers = with_workers if with_workers is not None else (
+        not settings.rabbit.url or settings.app.consumer_status)
+    hooks: list[Callable[[Any], Awaitable[Any]]] = [_dev_key_hook]
+    if run_workers:
+        pools = _pools(settings)
+
+        async def workers_hook(ctx: Context) -> Callable[[], Awaitable[None]]:
+            return await start_runner(ctx, pools)
+
+        hooks.append(workers_hook)
+    return create_app(settings, hooks=hooks)
+
+
+def _serve(app: FastAPI, settings: Settings) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=settings.app.host, port=settings.app.port, loop="uvloop",
+                http="httptools", log_config=None, access_log=False, timeout_graceful_shutdown=30)
+
+
+def _configure() -> Settings:
+    from services.common.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.app.log_level)
+    return settings
+
+
+@cli.callback(invoke_without_command=True)
+def main(context: typer.Context) -> None:
+    """With no command: the whole platform in one process."""
+    if context.invoked_subcommand is None:
+        settings = _configure()
+        _serve(build_app(settings, with_workers=True), settings)
+
+
+@cli.command()
+def api() -> None:
+    """Run the HTTP tier."""
+    settings = _configure()
+    _serve(build_app(settings), settings)
+
+
+@cli.command()
+def worker(pool: Annotated[str, typer.Option(help="comma-separated pools, e.g. model,chatbot")] = "model") -> None:
+    """Run worker pools until SIGTERM, then drain."""
+    import uvloop
+
+    from workers.process import run_worker
+
+    settings = _configure()
+    uvloop.run(run_worker(settings, [p.strip() for p in pool.split(",") if p.strip()]))
+
+
+@keys_cli.command("create")
+def keys_create(org: Annotated[str, typer.Option(help="org id")],
+                name: Annotated[str, typer.Option(help="label")] = "") -> None:
+    """Create a platform API key for ORG and print it once."""
+    from services.auth.service import create_api_key
+    from services.context import build_context
+
+    async def run() -> str:
+        ctx = await build_context(load_settings(), role="cli")
+        try:
+            return await create_api_key(ctx, org, name)
+        finally:
+            await ctx.close()
+
+    raw = asyncio.run(run())
+    typer.echo(raw)
+    typer.echo(f"(org {org}; stored hashed: this is the only time the key is shown)", err=True)
+
+
+def __getattr__(name: str) -> Any:
+    # `uvicorn index:app` / gunicorn look up `app`: built on first access, not at import.
+    if name == "app":
+        built = build_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,235 @@
+"""RabbitMQ adapter on aio-pika.
+
+Topology per queue Q (names carry settings.rabbit.queue_prefix):
+- Q: durable quorum queue, x-delivery-limit (poison messages), dead-letters to Q.dlx.
+- Q.dlx -> Q.dead: the dead-letter exchange and its quorum queue.
+- Q.delay.<ms>: classic durable queue with x-message-ttl=<ms> dead-lettering back into Q
+  through the default exchange; one queue per delay, so a short delay never waits behind a
+  long one. It expires after a minute unused.
+
+Messages are persistent and published with `mandatory`; publisher confirms are awaited,
+and returns (unroutable messages) raise, so an accepted job is always in a queue.
+
+The connection is a plain one with our own reconnect loop rather than aio-pika's robust
+connection: robust connections have open reports of coming back without their consumers,
+and here the reconnect re-declares the topology and re-creates every consumer explicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+
+from config import RabbitSettings
+from services.broker.base import Handler, OutgoingMessage
+from services.broker.queues import dead_letter_queue, delay_queue
+from services.errors import Unavailable
+
+log = logging.getLogger(__name__)
+PUBLISH_TIMEOUT_S = 10.0
+# A delay queue is re-declared at least this often, well inside its x-expires lease (ttl+60 s).
+DELAY_REDECLARE_S = 30.0
+
+
+class _Delivery:
+    __slots__ = ("_msg", "body", "delivery_count", "headers", "message_id", "redelivered")
+
+    def __init__(self, msg: AbstractIncomingMessage) -> None:
+        self._msg = msg
+        self.body = msg.body
+        self.message_id = msg.message_id or ""
+        self.headers = {k: v for k, v in (msg.headers or {}).items() if isinstance(v, str | int)}
+        self.redelivered = bool(msg.redelivered)
+        count = (msg.headers or {}).get("x-delivery-count", 0)
+        self.delivery_count = int(count) if isinstance(count, int | str) else 0
+
+    async def ack(self) -> None:
+        await self._msg.ack()
+
+    async def reject(self) -> None:
+        await self._msg.reject(requeue=False)
+
+    async def requeue(self) -> None:
+        await self._msg.nack(requeue=True)
+
+
+class _Subscription:
+    def __init__(self, broker: RabbitBroker, queue: str, handler: Handler, prefetch: int) -> None:
+        self.broker, self.queue, self.handler, self.prefetch = broker, queue, handler, prefetch
+        self.channel: AbstractChannel | None = None
+        self.tag: str | None = None
+        self.active = True
+
+    async def start(self, connection: AbstractConnection) -> None:
+        self.channel = await connection.channel()
+        await self.channel.set_qos(prefetch_count=self.prefetch)
+        queue = await self.channel.get_queue(self.broker.name(self.queue), ensure=False)
+
+        async def on_message(msg: AbstractIncomingMessage) -> None:
+            await self.handler(_Delivery(msg))
+
+        self.tag = await queue.consume(on_message, no_ack=False)
+
+    async def cancel(self) -> None:
+        self.active = False
+        if self.channel is not None and not self.channel.is_closed:
+            with contextlib.suppress(Exception):
+                queue = await self.channel.get_queue(self.broker.name(self.queue), ensure=False)
+                if self.tag:
+                    await queue.cancel(self.tag)
+        self.broker._subscriptions.discard(self)
+
+
+class RabbitBroker:
+    def __init__(self, settings: RabbitSettings, *, role: str = "all") -> None:
+        assert settings.url
+        self._settings = settings
+        self._role = role
+        self._connection: AbstractConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._declared: list[str] = []
+        self._delay_declared: dict[str, float] = {}
+        self._subscriptions: set[_Subscription] = set()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._closing = False
+        self._ready = asyncio.Event()
+
+    def name(self, queue: str) -> str:
+        return self._settings.queue_prefix + queue
+
+    async def connect(self) -> None:
+        self._connection = await aio_pika.connect(
+            self._settings.url,
+            client_properties={"connection_name": f"aim-{self._role}-{os.getpid()}"},
+        )
+        self._connection.close_callbacks.add(self._on_close)
+        self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._delay_declared.clear()
+        self._ready.set()
+
+    def _on_close(self, _sender: Any, exc: BaseException | None = None) -> None:
+        self._ready.clear()
+        if self._closing or (self._reconnecting and not self._reconnecting.done()):
+            return
+        log.warning("RabbitMQ connection lost; reconnecting", extra={"error": str(exc)})
+        self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = 0.2
+        while not self._closing:
+            try:
+                await self.connect()
+                await self.declare(self._declared)
+                for sub in list(self._subscriptions):
+                    if sub.active:
+                        await sub.start(self._connection)  # type: ignore[arg-type]
+                log.info("RabbitMQ reconnected", extra={"consumers": len(self._subscriptions)})
+                return
+            except Exception as exc:
+                log.warning("RabbitMQ reconnect failed", extra={"error": str(exc)})
+                if self._connection is not None:
+                    with contextlib.suppress(Exception):
+                        self._connection.close_callbacks.discard(self._on_close)
+                        await self._connection.close()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._settings.reconnect_max_s)
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._reconnecting:
+            self._reconnecting.cancel()
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def _ensure(self) -> AbstractChannel:
+        if self._channel is None or self._channel.is_closed:
+            if self._connection is None or self._connection.is_closed:
+                raise Unavailable("message broker unreachable", code="broker_unavailable")
+            # A channel closes on a protocol error (e.g. a precondition); open a fresh one.
+            self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        return self._channel
+
+    async def declare(self, queues: Sequence[str]) -> None:
+        channel = await self._ensure()
+        for queue in queues:
+            name = self.name(queue)
+            dlx = await channel.declare_exchange(f"{name}.dlx", aio_pika.ExchangeType.DIRECT, durable=True)
+            dead = await channel.declare_queue(
+                self.name(dead_letter_queue(queue)), durable=True, arguments={"x-queue-type": "quorum"},
+            )
+            await dead.bind(dlx, routing_key=name)
+            await channel.declare_queue(name, durable=True, arguments={
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": f"{name}.dlx",
+                "x-dead-letter-routing-key": name,
+                # RabbitMQ 3.10 has no default limit; 4.x defaults to 20. Set it either way.
+                "x-delivery-limit": self._settings.delivery_limit,
+            })
+            if queue not in self._declared:
+                self._declared.append(queue)
+
+    async def _declare_delay(self, channel: AbstractChannel, queue: str, delay_ms: int) -> str:
+        name = self.name(delay_queue(queue, delay_ms))
+        now = time.monotonic()
+        if now - self._delay_declared.get(name, -1e9) > DELAY_REDECLARE_S:
+            await channel.declare_queue(name, durable=True, arguments={
+                "x-message-ttl": delay_ms,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": self.name(queue),
+                "x-expires": delay_ms + 60_000,
+            })
+            self._delay_declared[name] = now
+        return name
+
+    async def publish(self, queue: str, message: OutgoingMessage, *, delay_s: float = 0) -> None:
+        try:
+            channel = await self._ensure()
+            target = self.name(queue)
+            if delay_s > 0:
+                target = await self._declare_delay(channel, queue, max(1, round(delay_s * 1000)))
+            await channel.default_exchange.publish(
+                aio_pika.Message(
+                    message.body, message_id=message.message_id, headers=dict(message.headers),
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT, content_type="application/json",
+                ),
+                routing_key=target, mandatory=True, timeout=PUBLISH_TIMEOUT_S,
+            )
+        except Unavailable:
+            raise
+        except Exception as exc:
+            raise Unavailable(f"publish to {queue} failed: {type(exc).__name__}",
+                              code="broker_unavailable") from exc
+
+    async def publish_many(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
+        await asyncio.gather(*(self.publish(queue, m) for m in messages))
+
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> _Subscription:
+        if self._connection is None:
+            raise Unavailable("message broker not connected", code="broker_unavailable")
+        sub = _Subscription(self, queue, handler, prefetch)
+        await sub.start(self._connection)
+        self._subscriptions.add(sub)
+        return sub
+
+    async def depth(self, queue: str) -> int:
+        channel = await self._ensure()
+        declared = await channel.get_queue(self.name(queue), ensure=True)
+        return int(declared.declaration_result.message_count or 0)
+
+    async def ping(self) -> None:
+        if self._connection is None or self._connection.is_closed:
+            raise Unavailable("message broker unreachable", code="broker_unavailable")
+        await self._ensure()
+
+    async def wait_ready(self, timeout_s: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout_s)
+        return self._ready.is_set()

@@ -1,0 +1,25 @@
+"""The payload of a `model` or `chatbot` job: a normalized chat request plus routing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from services.providers.types import ChatRequest
+
+
+class ModelRef(BaseModel):
+    provider: str = Field(min_length=1, max_length=64)
+    model: str = Field(min_length=1, max_length=200)
+
+
+class ChatJobPayload(ChatRequest):
+    provider: str = Field(default="mock", min_length=1, max_length=64)
+    model: str = Field(default="mock-0ms", min_length=1, max_length=200)
+    # Tried in order when the primary's retries are spent or its circuit is open.
+    fallbacks: list[ModelRef] = Field(default_factory=list, max_length=10)
+    # False bypasses the response cache for this request (read and write).
+    cache: bool = True
+    stream: bool = False
+    metadata: dict[str, Any] = Field(default_factory=dict)

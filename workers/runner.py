@@ -1,0 +1,129 @@
+"""The worker runner: consume, run handlers with bounded concurrency, drain on SIGTERM.
+
+Handler outcomes map to the broker in ONE place (`_dispatch`):
+- returns          -> ack
+- Retryable        -> republish to the queue through its delay queue, then ack
+- Permanent        -> reject (dead-letter queue)
+- anything else    -> requeue; RabbitMQ's x-delivery-limit dead-letters poison messages
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from services.broker.base import Delivery, OutgoingMessage, Subscription
+from services.common.logging import job_id_var
+from services.errors import Permanent, Retryable
+from services.observability.prom import JOBS_IN_FLIGHT
+
+if TYPE_CHECKING:
+    from services.context import Context
+
+log = logging.getLogger(__name__)
+QueueHandler = Callable[["Context", Delivery], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    queue: str
+    handler: QueueHandler
+    # In-flight messages for this consumer in one process.
+    concurrency: int
+
+
+class Runner:
+    def __init__(self, ctx: Context, consumers: list[Consumer]) -> None:
+        self.ctx = ctx
+        self.consumers = consumers
+        self._subscriptions: list[Subscription] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def start(self) -> None:
+        broker = self.ctx.broker
+        await broker.declare(sorted({c.queue for c in self.consumers if not c.queue.endswith(".dead")}))
+        per_channel = self.ctx.settings.rabbit.max_prefetch_per_channel
+        for consumer in self.consumers:
+            # Prefetch is per channel and capped by AMQP at 65,535: past the configured
+            # per-channel cap, spread the concurrency over more channels.
+            channels = max(1, math.ceil(consumer.concurrency / per_channel))
+            prefetch = math.ceil(consumer.concurrency / channels)
+            for _ in range(channels):
+                self._subscriptions.append(
+                    await broker.consume(consumer.queue, self._wrap(consumer), prefetch=prefetch))
+        log.info("worker consuming", extra={"queues": [c.queue for c in self.consumers]})
+
+    def _wrap(self, consumer: Consumer) -> Callable[[Delivery], Awaitable[None]]:
+        gauge = JOBS_IN_FLIGHT.labels(consumer.queue)
+
+        async def on_delivery(delivery: Delivery) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self._tasks.add(task)
+            gauge.inc()
+            job_id_var.set(delivery.message_id)
+            try:
+                await self._dispatch(consumer, delivery)
+            finally:
+                gauge.dec()
+                self._tasks.discard(task)
+
+        return on_delivery
+
+    async def _dispatch(self, consumer: Consumer, delivery: Delivery) -> None:
+        try:
+            await consumer.handler(self.ctx, delivery)
+        except asyncio.CancelledError:
+            # Drain ran out of time: leave the message unacked so the broker redelivers it.
+            raise
+        except Retryable as exc:
+            try:
+                await self.ctx.broker.publish(
+                    consumer.queue,
+                    OutgoingMessage(delivery.body, delivery.message_id, dict(delivery.headers)),
+                    delay_s=exc.retry_after_s or 1.0,
+                )
+            except Exception:
+                log.exception("could not schedule retry; requeueing")
+                await delivery.requeue()
+                return
+            await delivery.ack()
+            return
+        except Permanent as exc:
+            log.error("message dead-lettered", extra={"code": exc.code, "error": exc.message})
+            await delivery.reject()
+            return
+        except Exception:
+            log.exception("handler failed; message requeued")
+            await delivery.requeue()
+            return
+        await delivery.ack()
+
+    async def drain(self, grace_s: float) -> None:
+        """Stop taking messages, let in-flight ones finish for `grace_s`, cancel the rest.
+
+        Cancelled handlers never ack, so their messages return to the queue when the
+        connection closes and another worker picks them up.
+        """
+        for sub in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await sub.cancel()
+        self._subscriptions.clear()
+        if self._tasks:
+            log.info("draining", extra={"in_flight": len(self._tasks), "grace_s": grace_s})
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("drain grace ran out; unfinished jobs will be redelivered",
+                            extra={"count": len(pending)})
+                await asyncio.wait(pending, timeout=5)
