@@ -40,6 +40,10 @@ class AppSettings(BaseSettings):
     log_level: str = "INFO"
     dev_api_key: str | None = None
     data_dir: str = ".data"
+    # Worker processes serve GET /metrics on this port (the API serves it on its own); 0: off.
+    metrics_port: int = 9100
+    # Queue depths are sampled into aim_queue_depth_messages this often by API processes.
+    queue_depth_interval_s: float = 15.0
 
     @property
     def production(self) -> bool:
@@ -70,6 +74,10 @@ class MongoSettings(BaseSettings):
     model_config = _section("MONGO_")
     url: str | None = _alias("MONGODB_CONNECTION_URI", "MONGO_URL")
     database: str = "ai_middleware"
+    # Bridges and credentials cached per process and (bridges only) in Redis. Writes reach
+    # every process through pub/sub at once; these TTLs only bound a lost message's harm.
+    cache_local_ttl_s: float = 60.0
+    cache_shared_ttl_s: float = 300.0
 
 
 class TimescaleSettings(BaseSettings):
@@ -106,7 +114,8 @@ class SecuritySettings(BaseSettings):
     model_config = _section("SECURITY_")
     # AES-GCM keys for provider credentials, base64 of 32 bytes, comma-separated: the first
     # encrypts, all decrypt (rotation).
-    encryption_keys: str = Field(default="change-me", validation_alias=AliasChoices("ENCRYPTION_KEYS", "SECURITY_ENCRYPTION_KEYS"))
+    encryption_keys: str = Field(
+        default="change-me", validation_alias=AliasChoices("ENCRYPTION_KEYS", "SECURITY_ENCRYPTION_KEYS"))
 
 
 class WebhookSettings(BaseSettings):
@@ -114,7 +123,8 @@ class WebhookSettings(BaseSettings):
     # Delay before each attempt: now, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts,
     # ~28 h in all). JSON list in the environment, e.g. WEBHOOKS_RETRY_SCHEDULE_S='[0,1,2]'.
     retry_schedule_s: list[float] = Field(
-        default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 36000],
+        default_factory=lambda: [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        min_length=1,
     )
     # A Retry-After (429/503) longer than this is clipped, so one receiver cannot park a
     # delivery for days.
@@ -127,6 +137,8 @@ class WebhookSettings(BaseSettings):
     read_timeout_s: float = 10.0
     # Requests in flight to one endpoint from one worker process.
     max_in_flight_per_endpoint: int = 50
+    # Deliveries in flight per worker process (the webhooks queue's prefetch).
+    concurrency: int = 500
     # Overlap during which a rotated secret still signs, so receivers can switch over.
     rotation_overlap_s: float = 24 * 3600
     response_body_max_bytes: int = 2048
@@ -169,10 +181,43 @@ class ChatSettings(BaseSettings):
     tool_max_depth: int = 5
     tool_timeout_s: float = 10.0
     tool_max_response_bytes: int = 32 * 1024
+    # Tool URLs exempt from the private-address check (development and tests only):
+    # host names and CIDRs, JSON lists in the environment.
+    tool_allow_hosts: list[str] = Field(default_factory=list)
+    tool_allow_cidrs: list[str] = Field(default_factory=list)
     # Streamed chunks kept per job (Redis stream MAXLEN) and how long they outlive the job.
     stream_maxlen: int = 10_000
     stream_ttl_s: int = 3600
     sse_heartbeat_s: float = 15.0
+
+
+class ProvidersSettings(BaseSettings):
+    """Where each AI provider lives and how long to wait for it. Credentials are not here:
+    they come per call (see services/providers/registry.credentials_from_env)."""
+
+    model_config = _section("PROVIDERS_")
+    # One simulator for every provider (tests, benchmarks): its root URL, e.g.
+    # http://127.0.0.1:9100. Per-provider base URLs below still win.
+    simulator_url: str | None = None
+    # None means the SDK's own default (the real service).
+    openai_base_url: str | None = None
+    anthropic_base_url: str | None = None
+    groq_base_url: str | None = None
+    mistral_base_url: str | None = None
+    openrouter_base_url: str = "https://openrouter.ai/api/v1"
+    gemini_base_url: str = "https://generativelanguage.googleapis.com/v1beta/openai/"
+    # More OpenAI-compatible services, name -> base URL, e.g. a self-hosted vLLM:
+    # PROVIDERS_OPENAI_COMPATIBLE='{"vllm": "http://vllm:8000/v1"}'
+    openai_compatible: dict[str, str] = Field(default_factory=dict)
+    # Whole-request timeout; a long answer streams well within it. Connect fails fast so a
+    # dead host is a quick retryable error, not a minute-long stall.
+    request_timeout_s: float = 120.0
+    connect_timeout_s: float = 5.0
+    # SDK clients (each owns a connection pool) cached per (base URL, credential).
+    client_cache_size: int = 64
+    # Anthropic requires max_tokens on every call; used when the request sets none.
+    anthropic_default_max_tokens: int = 1024
+    mock_latency_ms: float = 0.0
 
 
 class Settings(BaseSettings):
@@ -184,6 +229,7 @@ class Settings(BaseSettings):
     timescale: TimescaleSettings = Field(default_factory=TimescaleSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    providers: ProvidersSettings = Field(default_factory=ProvidersSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)

@@ -40,6 +40,9 @@ def _pools(settings: Settings) -> list[str]:
     return list(POOLS)
 
 
+_EXAMPLE_BODY = '{"kind":"model","payload":{"messages":[{"role":"user","content":"hi"}]}}'
+
+
 def _dev_key_path(settings: Settings) -> Path:
     return Path(settings.app.data_dir) / "dev-api-key"
 
@@ -64,7 +67,7 @@ async def _dev_key_hook(ctx: Context) -> None:
     print(f"\n  ai-middleware is up on http://127.0.0.1:{port}  (org 'dev')\n"
           f"  Development API key: {raw}\n"
           f"  Try: curl -s -H 'Authorization: Bearer {raw}' -H 'content-type: application/json' \\\n"
-          f"         -d '{{\"kind\":\"model\",\"payload\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}' \\\n"
+          f"         -d '{_EXAMPLE_BODY}' \\\n"
           f"         'http://127.0.0.1:{port}/api/v1/jobs?wait=5'\n", flush=True)
     return None
 
@@ -77,7 +80,10 @@ def build_app(settings: Settings | None = None, *, with_workers: bool | None = N
     settings = settings or load_settings()
     run_workers = with_workers if with_workers is not None else (
         not settings.rabbit.url or settings.app.consumer_status)
-    hooks: list[Callable[[Any], Awaitable[Any]]] = [_dev_key_hook]
+    from services.metrics.setup import open_metrics
+    from services.observability.sampler import depth_sampler_hook
+
+    hooks: list[Callable[[Any], Awaitable[Any]]] = [_dev_key_hook, open_metrics, depth_sampler_hook]
     if run_workers:
         pools = _pools(settings)
 

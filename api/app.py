@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from api.responses import Json
 
 from api import errors
 from api.asgi import BodyLimit, RequestId
+from api.middleware import PrometheusMiddleware
+from api.responses import Json
 from api.routes import all_routers
 from config import Settings, load_settings
 from services.context import Context, build_context
@@ -55,4 +56,6 @@ def create_app(
     max_body = (settings or (ctx.settings if ctx else None) or load_settings()).app.max_body_bytes
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(RequestId)
+    # Outermost, so a request refused by an inner middleware (413) is counted too.
+    app.add_middleware(PrometheusMiddleware)
     return app

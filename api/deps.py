@@ -10,7 +10,8 @@ from services.auth.service import authenticate
 from services.context import Context
 
 
-def get_ctx(request: Request) -> Context:
+async def get_ctx(request: Request) -> Context:
+    # async: a plain `def` dependency would run in the thread pool on every request.
     ctx: Context = request.app.state.ctx
     return ctx
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from api.responses import Json
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from api.responses import Json
 from services.errors import Invalid, PlatformError, Retryable
 
 log = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ start_postgres() {
   if [ ! -f "$state/pg/data/PG_VERSION" ]; then
     su postgres -c "$pg_bin/initdb -D $state/pg/data -A trust -U postgres" >/dev/null
   fi
-  if ! su postgres -c "$pg_bin/pg_ctl -D $state/pg/data status" >/dev/null 2>&1; then
+  if ! "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port"; then
     su postgres -c "$pg_bin/pg_ctl -D $state/pg/data -l $state/pg/pg.log -w \
       -o '-p $pg_port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200' start" >/dev/null
   fi

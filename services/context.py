@@ -19,6 +19,13 @@ from services.jobs.store import JobStore
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from services.bridges.service import BridgeService
+    from services.chat.runtime import ChatRuntime
+    from services.credentials.service import CredentialService
+    from services.metrics.sink import MetricsSink
+    from services.providers.registry import ProviderRegistry
+    from services.webhooks.runtime import Webhooks
+
 
 @dataclass
 class Context:
@@ -28,8 +35,20 @@ class Context:
     config: ConfigStore
     # The shared Redis client (None on the embedded backend): cache, breakers, streams.
     redis: Redis | None = None
+    # Provider name -> adapter (services/providers/registry.py).
+    providers: ProviderRegistry | None = None
     # Process role, tagged on connections and logs: "all", "api" or "worker".
     role: str = "all"
+    # Where metric rows go and usage is read (services.metrics.setup; opened on first use).
+    metrics: MetricsSink | None = None
+    # Webhook store, HTTP client and limits (services.webhooks.runtime.install).
+    webhooks: Webhooks | None = None
+    # Bridge configs and provider credentials, cached with cross-process invalidation
+    # (services.config.runtime.start_config_services).
+    bridges: BridgeService | None = None
+    credentials: CredentialService | None = None
+    # The chat executor's providers, breaker, cache and streams (services.chat.runtime).
+    chat: ChatRuntime | None = None
     # Domain services attach here at start-up (providers, cache, metrics, webhooks...).
     extras: dict[str, Any] = field(default_factory=dict)
     _closers: list[Any] = field(default_factory=list)
@@ -81,6 +100,22 @@ async def build_context(settings: Settings, *, role: str = "all") -> Context:
     ctx.on_close(jobs.close)
     if redis_client is not None:
         ctx.on_close(redis_client.aclose)
+    from services.config.runtime import start_config_services
+
+    await start_config_services(ctx)
+    from services.metrics.setup import install_metrics
+
+    await install_metrics(ctx)
+    from services.webhooks.runtime import install as install_webhooks
+
+    install_webhooks(ctx)
+    from services.providers.registry import build_registry
+
+    ctx.providers = build_registry(settings)
+    ctx.on_close(ctx.providers.aclose)
+    from services.chat.runtime import attach_runtime
+
+    attach_runtime(ctx)
     return ctx
 
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from config import Settings
 from services.context import Context, build_context
+from services.observability.exposition import start_metrics_server
 from workers.pools import consumers_for
 from workers.runner import Runner
 
@@ -34,6 +35,7 @@ async def run_worker(settings: Settings, pools: list[str]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    server = start_metrics_server(settings.app.metrics_port) if settings.app.metrics_port else None
     try:
         stop = await start_runner(ctx, pools)
         for hook in ctx.extras.get("worker_hooks", []):
@@ -43,3 +45,5 @@ async def run_worker(settings: Settings, pools: list[str]) -> None:
         await stop()
     finally:
         await ctx.close()
+        if server is not None:
+            server.stop()

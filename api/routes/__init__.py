@@ -6,6 +6,14 @@ from fastapi import APIRouter
 
 
 def all_routers() -> list[APIRouter]:
-    from api.routes import health, jobs
+    from api.routes import events, health, jobs, prom, usage, webhooks
 
-    return [health.router, jobs.router]
+    from api.routes import (
+        bridge_runs, config_apikeys, config_bridges, config_platform_keys, config_services,
+        openai_compat,
+    )
+
+    return [health.router, jobs.router, events.router, usage.router, prom.router,
+            webhooks.router, config_bridges.router, config_apikeys.router,
+            config_services.router, config_platform_keys.router, bridge_runs.router,
+            openai_compat.router]

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter
-from api.responses import Json
 
 from api.deps import CtxDep
+from api.responses import Json
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_S = 2.0

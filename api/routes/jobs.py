@@ -6,11 +6,11 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from api.responses import Json
 from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import CtxDep, OrgDep
 from api.errors import validation_body
+from api.responses import Json
 from services.errors import Invalid
 from services.jobs import service
 from services.jobs.model import Job, JobKind, JobStatus

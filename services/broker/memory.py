@@ -124,7 +124,7 @@ class MemoryBroker:
             while True:
                 await slots.acquire()
                 message = await source.get()
-                task = asyncio.create_task(handler(_Delivery(self, queue, message, slots)))
+                task: asyncio.Task[None] = asyncio.ensure_future(handler(_Delivery(self, queue, message, slots)))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
 

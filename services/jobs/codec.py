@@ -39,7 +39,7 @@ def decode(raw: dict[Any, Any]) -> Job:
 
 
 def cursor_encode(created_at: float, job_id: str) -> str:
-    return f"{created_at:.6f}:{job_id}"
+    return f"{created_at!r}:{job_id}"
 
 
 def cursor_decode(cursor: str) -> tuple[float, str]:

@@ -198,7 +198,7 @@ class RedisJobStore:
                 if not future.done():
                     future.set_result(None)
 
-    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+    async def _call(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
             return await script(keys=keys, args=args)
         except RedisError as exc:

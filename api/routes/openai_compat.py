@@ -1,0 +1,69 @@
+"""OpenAI-compatible API: POST /v1/chat/completions and GET /v1/models.
+
+`model` is `bridge/<slug>` (an org's published bridge) or `<provider>/<model>`. The official
+SDKs work unchanged with `base_url=<this API>/v1` and a platform API key. Runs are inline
+(recorded as jobs); `stream: true` answers Server-Sent Events in OpenAI's chunk format.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from api.deps import CtxDep, OrgDep
+from services.bridges.inline import run_inline, stream_inline
+from services.compat import openai_format as fmt
+from services.compat.openai_run import list_models, prepare
+from services.compat.openai_schemas import ChatCompletionRequest
+from services.errors import PlatformError
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatCompletionRequest, ctx: CtxDep, org_id: OrgDep,
+) -> dict[str, Any] | StreamingResponse:
+    prepared = await prepare(ctx, org_id, body)
+    created = int(time.time())
+    if not body.stream:
+        job = await run_inline(ctx, org_id, prepared.kind, prepared.payload, prepared.meta)
+        return fmt.completion(job.result or {}, cid=fmt.completion_id(job.id), created=created,
+                              model=body.model)
+    events = stream_inline(ctx, org_id, prepared.kind, prepared.payload, prepared.meta)
+    # The first event is awaited here, so a failure before any token is a proper HTTP error.
+    job, first = await anext(events)
+    writer = fmt.ChunkWriter(cid=fmt.completion_id(job.id), created=created, model=body.model)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+
+    async def sse() -> AsyncIterator[bytes]:
+        event = first
+        try:
+            while True:
+                if event.event == "chunk":
+                    yield writer.chunk(event.data)
+                else:
+                    closing = writer.finish(event.data)
+                    if closing:
+                        yield closing
+                    if include_usage:
+                        yield writer.usage(event.data.get("usage"))
+                    break
+                _, event = await anext(events)
+        except PlatformError as exc:
+            yield writer.error(exc.code, exc.message)
+        finally:
+            await events.aclose()
+        yield fmt.DONE
+
+    return StreamingResponse(sse(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/models")
+async def models(ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
+    return {"object": "list", "data": await list_models(ctx, org_id)}
