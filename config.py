@@ -53,13 +53,12 @@ class AppSettings(BaseSettings):
 class RabbitSettings(BaseSettings):
     model_config = _section("RABBIT_")
     url: str | None = _alias("QUEUE_CONNECTIONURL", "RABBIT_URL")
-    # RabbitMQ recommends a prefetch of 100-300 for throughput without starving other consumers.
+    # Per channel. RabbitMQ recommends 100-300 for throughput without starving other
+    # consumers; a pool wanting more in flight (JOBS_CONCURRENCY) opens more channels.
     prefetch: int = 200
     # A message redelivered this many times (a worker crashed on it each time) is dead-lettered.
     delivery_limit: int = 5
     queue_prefix: str = ""
-    # AMQP caps prefetch per channel at 65,535; beyond that the runner opens more channels.
-    max_prefetch_per_channel: int = 10_000
     reconnect_max_s: float = 5.0
 
 
@@ -139,6 +138,8 @@ class WebhookSettings(BaseSettings):
     max_in_flight_per_endpoint: int = 50
     # Deliveries in flight per worker process (the webhooks queue's prefetch).
     concurrency: int = 500
+    # How long a delivery worker keeps an endpoint it read (see services/webhooks/cache.py).
+    endpoint_cache_s: float = 1.0
     # Overlap during which a rotated secret still signs, so receivers can switch over.
     rotation_overlap_s: float = 24 * 3600
     response_body_max_bytes: int = 2048

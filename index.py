@@ -154,6 +154,23 @@ def keys_create(org: Annotated[str, typer.Option(help="org id")],
     typer.echo(f"(org {org}; stored hashed: this is the only time the key is shown)", err=True)
 
 
+@cli.command("reencrypt-credentials")
+def reencrypt_credentials() -> None:
+    """Re-seal every provider credential under the first ENCRYPTION_KEYS key (after putting
+    a new key first); the old key can be removed once this has run."""
+    from services.config.runtime import credentials_of
+    from services.context import build_context
+
+    async def run() -> int:
+        ctx = await build_context(load_settings(), role="cli")
+        try:
+            return await credentials_of(ctx).reencrypt_all()
+        finally:
+            await ctx.close()
+
+    typer.echo(f"re-encrypted {asyncio.run(run())} credentials")
+
+
 def __getattr__(name: str) -> Any:
     # `uvicorn index:app` / gunicorn look up `app`: built on first access, not at import.
     if name == "app":

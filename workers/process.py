@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from config import Settings
 from services.context import Context, build_context
-from services.observability.exposition import start_metrics_server
+from services.observability.exposition import serve_worker_metrics
 from workers.pools import consumers_for
 from workers.runner import Runner
 
@@ -35,7 +35,7 @@ async def run_worker(settings: Settings, pools: list[str]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    server = start_metrics_server(settings.app.metrics_port) if settings.app.metrics_port else None
+    server = serve_worker_metrics(settings.app.metrics_port)
     try:
         stop = await start_runner(ctx, pools)
         for hook in ctx.extras.get("worker_hooks", []):

@@ -51,10 +51,10 @@ class Runner:
     async def start(self) -> None:
         broker = self.ctx.broker
         await broker.declare(sorted({c.queue for c in self.consumers if not c.queue.endswith(".dead")}))
-        per_channel = self.ctx.settings.rabbit.max_prefetch_per_channel
+        per_channel = self.ctx.settings.rabbit.prefetch
         for consumer in self.consumers:
-            # Prefetch is per channel and capped by AMQP at 65,535: past the configured
-            # per-channel cap, spread the concurrency over more channels.
+            # Prefetch is per channel (RabbitMQ recommends 100-300): when the concurrency
+            # wanted is higher, spread it over more channels, each with its own prefetch.
             channels = max(1, math.ceil(consumer.concurrency / per_channel))
             prefetch = math.ceil(consumer.concurrency / channels)
             for _ in range(channels):

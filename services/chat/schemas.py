@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from services.providers.types import ChatRequest
+from services.webhooks.models import WebhookTarget
 
 
 class ModelRef(BaseModel):
@@ -23,3 +24,6 @@ class ChatJobPayload(ChatRequest):
     cache: bool = True
     stream: bool = False
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Where to POST this job's job.succeeded / job.failed / job.cancelled event, signed with
+    # the org's default secret (GET /api/v1/webhooks/secret).
+    webhook: WebhookTarget | None = None

@@ -14,7 +14,12 @@ import time
 from collections.abc import AsyncIterator
 
 from services.providers.types import (
-    ChatRequest, ChatResult, EmbeddingResult, Message, StreamChunk, Usage,
+    ChatRequest,
+    ChatResult,
+    EmbeddingResult,
+    Message,
+    StreamChunk,
+    Usage,
 )
 
 _LATENCY = re.compile(r"-(\d+)ms$")

@@ -1,0 +1,143 @@
+"""The bridge record, its versioned spec and the frozen versions.
+
+A bridge has two halves. Its identity and switches (name, slug, type, status) take effect
+at once. Its spec (provider, model, prompt, tools, fallbacks, cache, delivery) is edited as
+a draft and only runs once published: publishing freezes the draft as the next numbered
+version and points the bridge at it; rollback points it at an older one.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from services.chat.schemas import ModelRef
+from services.config.paging import sortable_id
+from services.providers.types import HttpTool, ResponseFormat
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+
+
+class BridgeType(StrEnum):
+    API = "api"
+    CHATBOT = "chatbot"
+
+
+class BridgeStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class Variable(BaseModel):
+    """A `{{name}}` placeholder of the system prompt."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=VARIABLE_PATTERN)
+    description: str = Field(default="", max_length=500)
+    default: str | None = Field(default=None, max_length=20_000)
+    required: bool = False
+
+
+class BridgeParams(BaseModel):
+    """Default sampling parameters; a run may not override them (the bridge is the contract)."""
+
+    model_config = ConfigDict(extra="forbid")
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, gt=0, le=1_000_000)
+    stop: list[str] | None = Field(default=None, max_length=4)
+    seed: int | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    # The model's output format (text / JSON); `BridgeSpec.response_format` is delivery.
+    output_format: ResponseFormat | None = None
+
+
+class CachePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    ttl_s: int = Field(default=3600, ge=0, le=30 * 24 * 3600)
+
+
+class Delivery(BaseModel):
+    """How a run answers: inline (`default`), 202 + poll (`async`) or 202 + webhook."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["default", "async", "webhook"] = "default"
+    url: str | None = Field(default=None, max_length=2048)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> Delivery:
+        if self.type == "webhook" and not self.url:
+            raise ValueError("response_format.url is required when type is webhook")
+        if self.url and not self.url.startswith(("https://", "http://")):
+            raise ValueError("response_format.url must be an http(s) URL")
+        return self
+
+
+class BridgeSpec(BaseModel):
+    """The versioned half of a bridge: what a run executes."""
+
+    model_config = ConfigDict(extra="forbid")
+    provider: str = Field(default="mock", min_length=1, max_length=64)
+    model: str = Field(default="mock-0ms", min_length=1, max_length=200)
+    system_prompt: str = Field(default="", max_length=200_000)
+    variables: list[Variable] = Field(default_factory=list, max_length=100)
+    params: BridgeParams = Field(default_factory=BridgeParams)
+    tools: list[HttpTool] = Field(default_factory=list, max_length=128)
+    fallbacks: list[ModelRef] = Field(default_factory=list, max_length=10)
+    cache: CachePolicy = Field(default_factory=CachePolicy)
+    response_format: Delivery = Field(default_factory=Delivery)
+
+
+class Bridge(BaseModel):
+    id: str = Field(default_factory=lambda: sortable_id("br"))
+    org_id: str
+    name: str = Field(min_length=1, max_length=200)
+    slug: str = Field(pattern=SLUG_PATTERN)
+    type: BridgeType = BridgeType.API
+    status: BridgeStatus = BridgeStatus.ACTIVE
+    pause_reason: str | None = None
+    draft: BridgeSpec = Field(default_factory=BridgeSpec)
+    # The version runs use; None until the first publish.
+    published_version: int | None = None
+    # The highest version number handed out (a version is frozen forever once numbered).
+    latest_version: int = 0
+    created_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
+    deleted: bool = False
+    deleted_at: float | None = None
+
+
+class BridgeVersion(BaseModel):
+    """A published spec, immutable once written."""
+
+    bridge_id: str
+    org_id: str
+    version: int = Field(ge=1)
+    spec: BridgeSpec
+    note: str = Field(default="", max_length=500)
+    created_at: float = Field(default_factory=time.time)
+
+
+class ResolvedBridge(BaseModel):
+    """What a run needs: the bridge's live switches and its published spec (cached)."""
+
+    bridge_id: str
+    org_id: str
+    name: str
+    slug: str
+    type: BridgeType
+    status: BridgeStatus
+    pause_reason: str | None
+    version: int
+    spec: BridgeSpec
+
+
+class SlugRef(BaseModel):
+    """A cached slug -> bridge id mapping."""
+
+    bridge_id: str

@@ -1,0 +1,78 @@
+"""Resolves an OpenAI-style `model` to what runs: `bridge/<slug or id>` runs the org's
+published bridge; `<provider>/<model>` runs that model directly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from services.bridges import catalog
+from services.bridges.run import bridge_meta, build_payload, job_kind
+from services.chat.schemas import ChatJobPayload
+from services.compat.openai_schemas import ChatCompletionRequest
+from services.config.paging import MAX_LIMIT
+from services.config.runtime import bridges_of
+from services.errors import Invalid, NotFound
+from services.jobs.model import JobKind
+
+if TYPE_CHECKING:
+    from services.context import Context
+
+BRIDGE_PREFIX = "bridge/"
+# /v1/models lists at most this many bridges (10 store pages); more is a listing API's job.
+MAX_LISTED_BRIDGES = 10 * MAX_LIMIT
+
+
+@dataclass(slots=True)
+class Prepared:
+    payload: ChatJobPayload
+    kind: JobKind
+    meta: dict[str, Any]
+
+
+def _model_not_found(model: str) -> NotFound:
+    return NotFound(f"The model `{model}` does not exist or you do not have access to it.",
+                    code="model_not_found")
+
+
+async def prepare(ctx: Context, org_id: str, req: ChatCompletionRequest) -> Prepared:
+    messages = req.chat_messages()
+    if req.model.startswith(BRIDGE_PREFIX):
+        resolved = await bridges_of(ctx).resolve(org_id, req.model.removeprefix(BRIDGE_PREFIX))
+        payload = build_payload(
+            resolved, messages, variables=req.variables, thread_id=req.thread_id,
+            stream=req.stream, overrides=req.overrides(),
+        )
+        if req.tools:
+            payload.tools = [*payload.tools, *req.chat_tools()]
+        return Prepared(payload, job_kind(resolved), bridge_meta(resolved))
+    provider, _, model = req.model.partition("/")
+    if not model:
+        raise Invalid('model must be "bridge/<slug>" or "<provider>/<model>"', field="model")
+    open_providers = frozenset(ctx.settings.providers.openai_compatible)
+    if catalog.check_model(provider, model, open_providers) is not None:
+        raise _model_not_found(req.model)
+    values: dict[str, Any] = {k: v for k, v in req.overrides().items() if v is not None}
+    payload = ChatJobPayload(
+        messages=messages, tools=req.chat_tools(), provider=provider, model=model,
+        stream=req.stream, metadata={"thread_id": req.thread_id} if req.thread_id else {},
+        **values,
+    )
+    return Prepared(payload, JobKind.MODEL, {})
+
+
+async def list_models(ctx: Context, org_id: str) -> list[dict[str, Any]]:
+    """The org's bridges as `bridge/<slug>`, then every provider's chat models."""
+    out: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while len(out) < MAX_LISTED_BRIDGES:
+        page = await bridges_of(ctx).list(org_id, limit=MAX_LIMIT, cursor=cursor)
+        out += [{"id": BRIDGE_PREFIX + b.slug, "object": "model", "created": int(b.created_at),
+                 "owned_by": org_id} for b in page.items if b.published_version is not None]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    for provider in catalog.providers():
+        out += [{"id": f"{provider}/{m.model}", "object": "model", "created": 0,
+                 "owned_by": provider} for m in catalog.chat_models(provider)]
+    return out

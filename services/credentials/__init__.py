@@ -1,0 +1,1 @@
+"""Provider credentials per org: AES-GCM at rest, masked on read, resolved by workers."""

@@ -1,0 +1,67 @@
+"""The usage analytics service behind GET /api/v1/usage.
+
+Parameters arrive as raw strings and are validated here, so every caller (the HTTP route,
+tests, the embedded backend) gets the same 422s naming the field. Times without a zone are
+UTC; a bare date means its midnight UTC. The range is start-inclusive, end-exclusive.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from services.errors import Invalid
+from services.metrics.schemas import GroupBy, UsageReport
+from services.metrics.setup import metrics_sink
+
+if TYPE_CHECKING:
+    from services.context import Context
+
+# With no `from`, the last 30 days: a billing period.
+DEFAULT_RANGE = timedelta(days=30)
+# Percentiles read raw rows; a year bounds the worst query (TimescaleDB keeps 90 days raw).
+MAX_RANGE = timedelta(days=366)
+
+
+def parse_time(value: str, field: str) -> datetime:
+    """An ISO-8601 date or date-time; naive values are UTC. Invalid(field=...) otherwise."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        message = f"{field} is not an ISO-8601 date or date-time: {value!r}"
+        raise Invalid(message, field=field) from exc
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_group_by(value: str) -> GroupBy:
+    try:
+        return GroupBy(value.strip().lower())
+    except ValueError as exc:
+        allowed = ", ".join(g.value for g in GroupBy)
+        raise Invalid(f"group_by must be one of {allowed}", field="group_by") from exc
+
+
+def resolve_range(
+    start: str | None, end: str | None, *, now: datetime | None = None,
+) -> tuple[datetime, datetime]:
+    """The [from, to) range from the query; defaults to the 30 days up to now."""
+    to = parse_time(end, "to") if end else (now or datetime.now(UTC))
+    frm = parse_time(start, "from") if start else to - DEFAULT_RANGE
+    if frm > to:
+        raise Invalid("from must not be after to", field="from")
+    if to - frm > MAX_RANGE:
+        raise Invalid(f"the range may span at most {MAX_RANGE.days} days", field="from")
+    return frm, to
+
+
+async def usage_report(
+    ctx: Context, org_id: str, *, start: str | None, end: str | None, group_by: str | None,
+) -> UsageReport:
+    """Usage of `org_id` over the range, grouped; only that org's rows are read."""
+    frm, to = resolve_range(start, end)
+    grouping = parse_group_by(group_by) if group_by else GroupBy.DAY
+    return await metrics_sink(ctx).usage(org_id, frm, to, grouping)

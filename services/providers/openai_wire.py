@@ -1,0 +1,192 @@
+"""ChatRequest <-> the OpenAI Chat Completions wire format, shared by the OpenAI,
+OpenAI-compatible, Groq and Mistral adapters (Mistral's chat API has the same shapes).
+
+JSON mode: `ResponseFormat.json_schema` may be the bare JSON schema or OpenAI's wrapper
+`{"name", "schema", "strict"}`; both are sent as the wrapper.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.providers.types import (
+    ChatRequest,
+    ContentPart,
+    Message,
+    ResponseFormat,
+    StreamChunk,
+    ToolCall,
+    Usage,
+)
+
+
+def text_of(content: str | list[ContentPart] | None) -> str:
+    if content is None or isinstance(content, str):
+        return content or ""
+    return "".join(p.text or "" for p in content if p.type == "text")
+
+
+def _content(content: str | list[ContentPart] | None, *, image_url_as_str: bool) -> Any:
+    if content is None or isinstance(content, str):
+        return content
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        if part.type == "text":
+            parts.append({"type": "text", "text": part.text or ""})
+        elif part.image_url:
+            url: Any = part.image_url if image_url_as_str else {"url": part.image_url}
+            parts.append({"type": "image_url", "image_url": url})
+    return parts
+
+
+def message(m: Message, *, image_url_as_str: bool = False) -> dict[str, Any]:
+    if m.role == "tool":
+        out: dict[str, Any] = {"role": "tool", "tool_call_id": m.tool_call_id or "",
+                               "content": text_of(m.content)}
+        if m.name:
+            out["name"] = m.name
+        return out
+    if m.role == "system":
+        return {"role": "system", "content": text_of(m.content)}
+    out = {"role": m.role, "content": _content(m.content, image_url_as_str=image_url_as_str)}
+    if m.role == "assistant" and m.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in m.tool_calls
+        ]
+    if m.name and m.role == "user":
+        out["name"] = m.name
+    return out
+
+
+def messages(request: ChatRequest, *, image_url_as_str: bool = False) -> list[dict[str, Any]]:
+    out = [{"role": "system", "content": request.system}] if request.system else []
+    out.extend(message(m, image_url_as_str=image_url_as_str) for m in request.messages)
+    return out
+
+
+def tools(request: ChatRequest) -> list[dict[str, Any]] | None:
+    if not request.tools:
+        return None
+    return [{"type": "function", "function": {
+        "name": t.name, "description": t.description, "parameters": t.parameters,
+    }} for t in request.tools]
+
+
+def tool_name_choice(choice: str | dict[str, Any] | None) -> str | None:
+    """The normalized tool choice: None (auto), "none", "required", or a tool name."""
+    if choice is None or choice == "auto":
+        return None
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name") or choice.get("name")
+        if name:
+            return str(name)
+        kind = choice.get("type")
+        return "required" if kind in ("any", "required") else ("none" if kind == "none" else None)
+    if choice in ("any", "required"):
+        return "required"
+    return choice  # "none" or a tool name
+
+
+def tool_choice(request: ChatRequest, *, required: str = "required") -> Any:
+    if not request.tools:
+        return None
+    choice = tool_name_choice(request.tool_choice)
+    if choice is None:
+        return None
+    if choice == "none":
+        return "none"
+    if choice == "required":
+        return required
+    return {"type": "function", "function": {"name": choice}}
+
+
+def json_schema_wrapper(fmt: ResponseFormat) -> dict[str, Any]:
+    schema = fmt.json_schema or {"type": "object"}
+    if "schema" in schema and ("name" in schema or "strict" in schema):
+        return {"name": "response", **schema}
+    return {"name": str(schema.get("title") or "response"), "schema": schema}
+
+
+def response_format(request: ChatRequest) -> dict[str, Any] | None:
+    fmt = request.response_format
+    if fmt is None or fmt.type == "text":
+        return None
+    if fmt.type == "json_object":
+        return {"type": "json_object"}
+    return {"type": "json_schema", "json_schema": json_schema_wrapper(fmt)}
+
+
+def bare_schema(fmt: ResponseFormat) -> dict[str, Any]:
+    """The JSON schema itself, whichever form the request used."""
+    schema = fmt.json_schema or {"type": "object"}
+    if "schema" in schema and ("name" in schema or "strict" in schema):
+        inner: dict[str, Any] = schema["schema"]
+        return inner
+    return schema
+
+
+def drop_none(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def usage(raw: Any) -> Usage:
+    if raw is None:
+        return Usage()
+    return Usage(input_tokens=getattr(raw, "prompt_tokens", 0) or 0,
+                 output_tokens=getattr(raw, "completion_tokens", 0) or 0)
+
+
+def tool_calls(raw: Any) -> list[ToolCall]:
+    out = []
+    for call in raw or ():
+        args = call.function.arguments
+        out.append(ToolCall(id=call.id or "", name=call.function.name,
+                            arguments=args if isinstance(args, str) else _dumps(args)))
+    return out
+
+
+def _dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+class StreamState:
+    """Folds OpenAI-style chunks into StreamChunks: text deltas pass straight through;
+    tool-call fragments are assembled by index and delivered whole on the final chunk."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, dict[str, str]] = {}
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+
+    def feed(self, chunk: Any) -> str:
+        """Take one SDK chunk; returns its text delta ("" if none)."""
+        raw_usage = getattr(chunk, "usage", None)
+        if raw_usage is not None:
+            self.usage = usage(raw_usage)
+        if not chunk.choices:
+            return ""
+        choice = chunk.choices[0]
+        delta = choice.delta
+        for call in getattr(delta, "tool_calls", None) or ():
+            slot = self.calls.setdefault(call.index or 0, {"id": "", "name": "", "arguments": ""})
+            if call.id:
+                slot["id"] = call.id
+            fn = call.function
+            if fn is not None:
+                if fn.name:
+                    slot["name"] = fn.name
+                if fn.arguments:
+                    args = fn.arguments
+                    slot["arguments"] += args if isinstance(args, str) else _dumps(args)
+        if choice.finish_reason:
+            self.finish_reason = str(choice.finish_reason)
+        content = delta.content
+        return content if isinstance(content, str) else ""
+
+    def final(self) -> StreamChunk:
+        calls = [ToolCall(**self.calls[i]) for i in sorted(self.calls)]
+        return StreamChunk(tool_calls=calls, finish_reason=self.finish_reason,
+                           usage=self.usage or Usage())

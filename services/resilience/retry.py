@@ -1,0 +1,100 @@
+"""Retries with exponential backoff and full jitter (tenacity), bounded by a deadline.
+
+Only `Retryable` errors retry (a `CircuitOpen` does not: it moves straight to the fallback).
+The wait before attempt n+1 is uniform(0, min(max_s, base_s * 2**(n-1))), the AWS "full
+jitter" scheme that spreads a burst of failing callers evenly, and never less than the
+error's `retry_after_s`. Waits up to `in_process_max_s` are slept here; a longer one raises
+`RetryLater` so the worker requeues the job through a delay queue instead of holding a slot.
+Attempts stop when they are spent or when the wait would end past the deadline: the last
+error is then raised as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
+
+from config import Settings
+from services.errors import Retryable
+from services.resilience.errors import CircuitOpen, RetryLater
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 3
+    base_s: float = 1.0
+    max_s: float = 60.0
+    in_process_max_s: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        return cls(
+            attempts=max(1, settings.resilience.retry_attempts),
+            base_s=settings.jobs.retry_base_s,
+            max_s=settings.jobs.retry_max_s,
+            in_process_max_s=settings.jobs.in_process_retry_max_s,
+        )
+
+
+def should_retry(error: BaseException) -> bool:
+    return isinstance(error, Retryable) and not isinstance(error, CircuitOpen)
+
+
+class _JitterAtLeastRetryAfter(wait_base):
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._backoff = wait_random_exponential(multiplier=policy.base_s, max=policy.max_s)
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        backoff = self._backoff(retry_state)
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        after = getattr(error, "retry_after_s", None) or 0.0
+        return max(backoff, after)
+
+
+class _StopAtDeadline(stop_base):
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return time.monotonic() + retry_state.upcoming_sleep >= self.deadline
+
+
+def _escalate_long_waits(policy: RetryPolicy) -> Callable[[RetryCallState], None]:
+    def before_sleep(retry_state: RetryCallState) -> None:
+        if retry_state.upcoming_sleep > policy.in_process_max_s:
+            error = retry_state.outcome.exception() if retry_state.outcome else None
+            assert isinstance(error, Retryable)
+            raise RetryLater(retry_state.upcoming_sleep, error) from error
+
+    return before_sleep
+
+
+async def call_with_retry(
+    fn: Callable[[], Awaitable[T]], policy: RetryPolicy, *, deadline: float
+) -> T:
+    """Await `fn()` until it succeeds, retrying `Retryable` failures under `policy`.
+
+    `deadline` is a `time.monotonic()` instant: no wait is started that would end after it.
+    """
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(policy.attempts) | _StopAtDeadline(deadline),
+        wait=_JitterAtLeastRetryAfter(policy),
+        retry=retry_if_exception(should_retry),
+        before_sleep=_escalate_long_waits(policy),
+        reraise=True,
+    )
+    return await retrying(fn)
