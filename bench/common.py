@@ -60,9 +60,12 @@ def unique_prefix() -> str:
 
 
 def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start a platform process; its log goes to bench/out/<role>-<pid>.log."""
     full = {**os.environ, **env, "PYTHONPATH": str(ROOT), "APP_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, *args], env=full, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    log = open(out / f"{args[1] if len(args) > 1 else 'proc'}-{time.time_ns()}.log", "wb")
+    return subprocess.Popen([sys.executable, *args], env=full, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
 
 
 def wait_port(port: int, timeout: float = 30) -> None:

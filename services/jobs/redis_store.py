@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from config import Settings
+from services.common.redis_batch import ScriptBatcher
 from services.errors import Unavailable
 from services.jobs import codec
 from services.jobs.model import Job, JobKind, JobStatus
@@ -35,6 +36,7 @@ class RedisJobStore:
         self._channel = f"{self._p}jobs:done"
         self._create = redis.register_script(CREATE)
         self._transition = redis.register_script(TRANSITION)
+        self._scripts = ScriptBatcher(redis)
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed: asyncio.Event = asyncio.Event()
@@ -200,7 +202,7 @@ class RedisJobStore:
 
     async def _call(self, script: Any, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
-            return await script(keys=keys, args=args)
+            return await self._scripts.call(script, keys, args)
         except RedisError as exc:
             raise Unavailable("job store unreachable") from exc
 
