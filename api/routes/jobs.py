@@ -14,6 +14,7 @@ from api.responses import Json
 from services.errors import Invalid
 from services.jobs import service
 from services.jobs.model import Job, JobKind, JobStatus
+from services.webhooks.service import validate_url
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+(?:\.\d+)?)")
@@ -64,6 +65,12 @@ async def submit_job(
         payload = service.parse_payload(body.kind, body.payload)
     except ValidationError as exc:
         return Json(validation_body(list(exc.errors()), prefix="payload."), status_code=422)
+    if (webhook := payload.get("webhook")) and ctx.webhooks is not None:
+        # Refuse an internal or unresolvable target now (422), not only at send time.
+        try:
+            await validate_url(ctx.webhooks, webhook["url"])
+        except Invalid as exc:
+            raise Invalid(exc.message, field="payload.webhook.url") from exc
     created = await service.submit(ctx, org_id, body.kind, payload, idempotency_key=idempotency_key)
     job = created.job
     if wait_s > 0 and not job.status.terminal:

@@ -27,66 +27,18 @@ from typing import Any
 
 import aio_pika
 import aiormq
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from config import RabbitSettings
 from services.broker.base import Handler, OutgoingMessage
 from services.broker.queues import dead_letter_queue, delay_queue
+from services.broker.rabbit_consume import Subscription
 from services.errors import Unavailable
 
 log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 10.0
 # A delay queue is re-declared at least this often, well inside its x-expires lease (ttl+60 s).
 DELAY_REDECLARE_S = 30.0
-
-
-class _Delivery:
-    __slots__ = ("_msg", "body", "delivery_count", "headers", "message_id", "redelivered")
-
-    def __init__(self, msg: AbstractIncomingMessage) -> None:
-        self._msg = msg
-        self.body = msg.body
-        self.message_id = msg.message_id or ""
-        self.headers = {k: v for k, v in (msg.headers or {}).items() if isinstance(v, str | int)}
-        self.redelivered = bool(msg.redelivered)
-        count = (msg.headers or {}).get("x-delivery-count", 0)
-        self.delivery_count = int(count) if isinstance(count, int | str) else 0
-
-    async def ack(self) -> None:
-        await self._msg.ack()
-
-    async def reject(self) -> None:
-        await self._msg.reject(requeue=False)
-
-    async def requeue(self) -> None:
-        await self._msg.nack(requeue=True)
-
-
-class _Subscription:
-    def __init__(self, broker: RabbitBroker, queue: str, handler: Handler, prefetch: int) -> None:
-        self.broker, self.queue, self.handler, self.prefetch = broker, queue, handler, prefetch
-        self.channel: AbstractChannel | None = None
-        self.tag: str | None = None
-        self.active = True
-
-    async def start(self, connection: AbstractConnection) -> None:
-        self.channel = await connection.channel()
-        await self.channel.set_qos(prefetch_count=self.prefetch)
-        queue = await self.channel.get_queue(self.broker.name(self.queue), ensure=False)
-
-        async def on_message(msg: AbstractIncomingMessage) -> None:
-            await self.handler(_Delivery(msg))
-
-        self.tag = await queue.consume(on_message, no_ack=False)
-
-    async def cancel(self) -> None:
-        self.active = False
-        if self.channel is not None and not self.channel.is_closed:
-            with contextlib.suppress(Exception):
-                queue = await self.channel.get_queue(self.broker.name(self.queue), ensure=False)
-                if self.tag:
-                    await queue.cancel(self.tag)
-        self.broker._subscriptions.discard(self)
 
 
 class RabbitBroker:
@@ -98,7 +50,7 @@ class RabbitBroker:
         self._channel: AbstractChannel | None = None
         self._declared: list[str] = []
         self._delay_declared: dict[str, float] = {}
-        self._subscriptions: set[_Subscription] = set()
+        self._subscriptions: set[Subscription] = set()
         self._reconnecting: asyncio.Task[None] | None = None
         self._closing = False
         self._ready = asyncio.Event()
@@ -217,10 +169,10 @@ class RabbitBroker:
     async def publish_many(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
         await asyncio.gather(*(self.publish(queue, m) for m in messages))
 
-    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> _Subscription:
+    async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription:
         if self._connection is None:
             raise Unavailable("message broker not connected", code="broker_unavailable")
-        sub = _Subscription(self, queue, handler, prefetch)
+        sub = Subscription(self.name(queue), handler, prefetch, self._subscriptions.discard)
         await sub.start(self._connection)
         self._subscriptions.add(sub)
         return sub

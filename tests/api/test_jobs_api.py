@@ -169,3 +169,12 @@ async def test_ready_reports_each_dependency(backend: str, unique: str, tmp_path
             down = await p.client.get("/ready")
             assert down.status_code == 503
             assert down.json()["dependencies"]["broker"]["status"] == "down"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/hook", "http://169.254.169.254/latest", "http://10.0.0.1/x"])
+async def test_a_job_webhook_aimed_at_an_internal_address_is_422(url: str, unique: str, tmp_path) -> None:
+    async with platform("embedded", unique, tmp_path, workers=False) as p:
+        response = await p.submit("x", webhook={"url": url})
+        assert response.status_code == 422
+        assert response.json()["error"]["fields"][0]["field"] == "payload.webhook.url"
+        assert (await p.client.get("/api/v1/jobs", headers=p.org_a)).json()["data"] == []
