@@ -136,3 +136,50 @@ async def test_rabbit_unroutable_publish_is_a_failure(unique: str, tmp_path) -> 
         # The channel survives the returned message: the next publish to a real queue works.
         await ctx.broker.declare([Q])
         await ctx.broker.publish(Q, msg(2))
+
+
+async def test_one_slow_message_does_not_hold_back_the_acks_behind_it(broker: Broker) -> None:
+    await broker.publish_many(Q, [msg(i) for i in range(30)])
+    held: list[Delivery] = []
+    acked: list[str] = []
+    all_in = asyncio.Event()
+
+    async def handler(delivery: Delivery) -> None:
+        if not held:
+            held.append(delivery)  # the slow one: settled only at the end
+            return
+        await delivery.ack()
+        acked.append(delivery.message_id)
+        if len(acked) == 29:
+            all_in.set()
+
+    sub = await broker.consume(Q, handler, prefetch=5)
+    # With prefetch 5 the other 29 can only arrive if their acks went out past the held one.
+    await asyncio.wait_for(all_in.wait(), 15)
+    await held[0].ack()
+    await sub.cancel()
+    await asyncio.sleep(0.3)
+    assert await broker.depth(Q) == 0
+
+
+async def test_acks_settled_out_of_order_are_all_kept(broker: Broker, unique: str) -> None:
+    await broker.publish_many(Q, [msg(i) for i in range(40)])
+    got: list[Delivery] = []
+    full = asyncio.Event()
+
+    async def collect(delivery: Delivery) -> None:
+        got.append(delivery)
+        if len(got) == 40:
+            full.set()
+
+    sub = await broker.consume(Q, collect, prefetch=40)
+    await asyncio.wait_for(full.wait(), 15)
+    for delivery in reversed(got):  # newest first: no contiguous run until the very last
+        await delivery.ack()
+    await asyncio.sleep(0.3)
+    await sub.cancel()
+    again = Collector()
+    sub2 = await broker.consume(Q, again, prefetch=40)
+    await asyncio.sleep(0.5)
+    await sub2.cancel()
+    assert again.seen == [] and await broker.depth(Q) == 0
