@@ -167,6 +167,9 @@ class ResilienceSettings(BaseSettings):
     # Successful probes that close it again, and probes admitted at once while half-open.
     breaker_successes: int = 2
     breaker_half_open_calls: int = 1
+    # A process trusts a "closed" answer from Redis this long before asking again, which
+    # saves a round trip per provider call; it learns of a circuit opened elsewhere that late.
+    breaker_local_ttl_s: float = 0.5
 
 
 class CacheSettings(BaseSettings):
@@ -176,8 +179,11 @@ class CacheSettings(BaseSettings):
     # In-process LRU in front of Redis: 10,000 answers of ~2 KB is ~20 MB per process.
     lru_entries: int = 10_000
     lru_max_entry_bytes: int = 256 * 1024
-    # A process computing an answer holds this lock; others wait on the result key meanwhile.
-    lock_ttl_s: float = 30.0
+    # A process computing an answer holds this lock, renewing it every lock_ttl_s / 3; others
+    # wait on the result key while it is held. A crashed process's lock is gone within 5 s.
+    lock_ttl_s: float = 5.0
+    # Longest a request waits for another process's answer before computing its own.
+    lock_wait_max_s: float = 300.0
     wait_poll_max_s: float = 0.1
 
 

@@ -11,12 +11,18 @@ finished) for --seconds after a short warm-up, and records each request's latenc
                   on the embedded backends (breaker in memory) and on Redis (shared breaker)
   inline-miss     the same with the cache on and every request new: LRU + Redis lookup,
                   single-flight lock, store (Redis backends)
+  inline-job      the inline path as the HTTP endpoint runs it (job record, executor, job
+                  listeners) without the HTTP hop; prints each job listener's median cost
   http            the OpenAI SDK -> `index.py api` (POST /v1/chat/completions, inline) ->
                   simulator; embedded backends, the API in its own process
   queued          submit + wait in this process: record, publish (confirmed), consume, run,
-                  record the result, wake the waiter; embedded and RabbitMQ + Redis
+                  record the result, wake the waiter; embedded and RabbitMQ + Redis; prints
+                  the median of each stage from the job record's timestamps
   cache-hit       execute_chat() answered from the cache (server-side time; LRU, then the
                   Redis copy as a second process sees it)
+  sequential      one request at a time, direct / inline embedded / inline Redis in turn
+                  (3 interleaved rounds): wall and CPU time per request with no queueing,
+                  what the platform costs when the machine is not saturated
 
 Added latency = the scenario's percentile minus the baseline's (the mean of both direct
 runs), so figures compare within one run on this shared machine.
@@ -103,7 +109,12 @@ def _messages() -> list[dict[str, str]]:
 
 def settings_for(sim_url: str, prefix: str, env: dict[str, str] | None) -> Any:
     from config import (
-        AppSettings, MongoSettings, ProvidersSettings, RabbitSettings, RedisSettings, Settings,
+        AppSettings,
+        MongoSettings,
+        ProvidersSettings,
+        RabbitSettings,
+        RedisSettings,
+        Settings,
         TimescaleSettings,
     )
 
@@ -128,6 +139,7 @@ async def platform(sim_url: str, env: dict[str, str] | None, *, workers: bool) -
     async def credential(org_id: str, provider: str) -> str:
         return KEY
 
+    assert ctx.chat is not None
     ctx.chat.credentials = credential
     stop_workers = await start_runner(ctx, ["model"]) if workers else None
     try:
@@ -180,15 +192,63 @@ async def queued(sim_url: str, env: dict[str, str] | None, rate: float, seconds:
     async with platform(sim_url, env, workers=True) as ctx:
         await ctx.broker.declare(["jobs.model"])
 
+        # Per job, in ms: submit returned, job started, job finished, waiter woken.
+        stages: list[tuple[float, float, float, float]] = []
+
         async def submit_and_wait() -> None:
             body = service.parse_payload(JobKind.MODEL, {
                 "provider": "openai", "model": MODEL, "messages": _messages(), "cache": False})
+            began = time.time()
             created = await service.submit(ctx, "bench", JobKind.MODEL, body)
+            submitted = time.time()
             job = await ctx.jobs.wait(created.job.id, 30)
+            woken = time.time()
             if job is None or job.status.value != "succeeded":
                 raise RuntimeError(f"job ended {job.status if job else 'missing'}")
+            assert job.started_at is not None and job.finished_at is not None
+            stages.append(((submitted - began) * 1000, (job.started_at - submitted) * 1000,
+                           (job.finished_at - job.started_at) * 1000,
+                           (woken - job.finished_at) * 1000))
 
-        return await at_rate(name, submit_and_wait, rate, seconds)
+        figures = await at_rate(name, submit_and_wait, rate, seconds)
+        submit, start, run, wake = (percentile(list(c), 0.5) for c in zip(*stages, strict=True))
+        print(f"  median ms: submit {submit:.2f}, to start {start:.2f}, run {run:.2f}, "
+              f"finish to wake {wake:.2f}", flush=True)
+        return figures
+
+
+async def inline_job(sim_url: str, rate: float, seconds: float, name: str) -> Figures:
+    """The inline path as POST /v1/chat/completions runs it (job record + executor + job
+    listeners), without the HTTP hop; prints what each job listener costs."""
+    from services.bridges.inline import run_inline
+    from services.chat.schemas import ChatJobPayload
+    from services.jobs.model import JobKind
+
+    async with platform(sim_url, None, workers=False) as ctx:
+        spent: dict[str, list[float]] = {}
+
+        def timed(listener: Any) -> Any:
+            label = getattr(listener, "__qualname__", repr(listener))
+
+            async def wrapper(c: Any, job: Any) -> None:
+                started = time.perf_counter()
+                try:
+                    await listener(c, job)
+                finally:
+                    spent.setdefault(label, []).append((time.perf_counter() - started) * 1000)
+
+            return wrapper
+
+        ctx.extras["job_listeners"] = [timed(f) for f in ctx.extras.get("job_listeners", [])]
+        def payload() -> ChatJobPayload:
+            return ChatJobPayload.model_validate({
+                "provider": "openai", "model": MODEL, "messages": _messages(), "cache": False})
+
+        figures = await at_rate(name, lambda: run_inline(ctx, "bench", JobKind.MODEL, payload(), {}),
+                                rate, seconds)
+        for label, values in spent.items():
+            print(f"  job listener {label}: median {percentile(values, 0.5):.2f} ms", flush=True)
+        return figures
 
 
 async def cache_hit(sim_url: str, env: dict[str, str] | None, rate: float, seconds: float,
@@ -199,6 +259,7 @@ async def cache_hit(sim_url: str, env: dict[str, str] | None, rate: float, secon
             "messages": [{"role": "user", "content": "the cached question"}]}
     async with platform(sim_url, env, workers=False) as ctx:
         await execute_chat(ctx, body, org_id="bench")
+        assert ctx.chat is not None
         cache = ctx.chat.cache
 
         async def hit() -> None:
@@ -238,7 +299,45 @@ async def http(sim_url: str, rate: float, seconds: float, name: str) -> Figures:
         stop(api)
 
 
-SCENARIOS = ("inline", "inline-miss", "http", "queued", "cache-hit")
+async def sequential(sim_url: str, env: dict[str, str], n: int = 200, rounds: int = 3) -> None:
+    import openai
+
+    from services.chat.executor import execute_chat
+
+    client = openai.AsyncOpenAI(api_key=KEY, base_url=sim_url + "/openai/v1", max_retries=0)
+    async with platform(sim_url, None, workers=False) as embedded, \
+            platform(sim_url, env, workers=False) as redis:
+        def chat(ctx: Any) -> Callable[[], Awaitable[Any]]:
+            return lambda: execute_chat(ctx, {"provider": "openai", "model": MODEL,
+                                              "messages": _messages(), "cache": False},
+                                        org_id="bench")
+
+        paths: dict[str, Callable[[], Awaitable[Any]]] = {
+            "direct": lambda: client.chat.completions.create(
+                model=MODEL, messages=_messages()),  # type: ignore[arg-type]
+            "inline embedded": chat(embedded),
+            "inline redis": chat(redis),
+        }
+        totals = {name: [0.0, 0.0] for name in paths}
+        for fn in paths.values():
+            for _ in range(30):
+                await fn()
+        for _ in range(rounds):
+            for name, fn in paths.items():
+                cpu, wall = time.process_time(), time.perf_counter()
+                for _ in range(n):
+                    await fn()
+                totals[name][0] += (time.perf_counter() - wall) / n / rounds * 1000
+                totals[name][1] += (time.process_time() - cpu) / n / rounds * 1000
+    await client.close()
+    base_wall, base_cpu = totals["direct"]
+    print(f"\nsequential, {rounds} interleaved rounds of {n} requests (mean per request):")
+    for name, (wall, cpu) in totals.items():
+        print(f"{name:<22} wall {wall:6.2f} ms ({wall - base_wall:+.2f})  "
+              f"cpu {cpu:6.2f} ms ({cpu - base_cpu:+.2f})", flush=True)
+
+
+SCENARIOS = ("sequential", "inline", "inline-miss", "inline-job", "http", "queued", "cache-hit")
 
 
 async def run(rate: float, seconds: float, only: set[str]) -> None:
@@ -248,6 +347,8 @@ async def run(rate: float, seconds: float, only: set[str]) -> None:
     sim = await start_simulator_process()
     results: list[Figures] = []
     try:
+        if "sequential" in only:
+            await sequential(sim.url, env)
         first = await direct(sim.url, rate, seconds, "direct (before)")
         if "inline" in only:
             results.append(await inline(sim.url, None, rate, seconds, "inline embedded",
@@ -257,6 +358,8 @@ async def run(rate: float, seconds: float, only: set[str]) -> None:
         if "inline-miss" in only:
             results.append(await inline(sim.url, env, rate, seconds, "inline redis miss",
                                         cache=True))
+        if "inline-job" in only:
+            results.append(await inline_job(sim.url, rate, seconds, "inline job embedded"))
         if "http" in only:
             results.append(await http(sim.url, rate, seconds, "http inline embedded"))
         if "queued" in only:

@@ -6,11 +6,19 @@ from fastapi import APIRouter
 
 
 def all_routers() -> list[APIRouter]:
-    from api.routes import events, health, jobs, prom, usage, webhooks
-
     from api.routes import (
-        bridge_runs, config_apikeys, config_bridges, config_platform_keys, config_services,
+        bridge_runs,
+        config_apikeys,
+        config_bridges,
+        config_platform_keys,
+        config_services,
+        events,
+        health,
+        jobs,
         openai_compat,
+        prom,
+        usage,
+        webhooks,
     )
 
     return [health.router, jobs.router, events.router, usage.router, prom.router,

@@ -3,9 +3,10 @@
 `get_or_compute(key, compute)` returns `(answer, "hit" | "miss")`. Concurrent callers with
 the same key share ONE computation:
 - in one process, the first caller (the leader) computes and the others await its future;
-- across processes, the leader takes a short lock in the shared store (lock_ttl_s); other
-  processes poll the result key (5 ms doubling to wait_poll_max_s) until the answer lands,
-  or the lock disappears without one (the leader failed) and they compete to lead.
+- across processes, the leader takes a short lock in the shared store (lock_ttl_s, renewed
+  while it computes); other processes poll the lock (5 ms doubling to wait_poll_max_s) until
+  it goes, then read the answer, or, when the leader failed or died without one, compete to
+  lead.
 
 Callers that shared someone else's computation count as hits. Errors are never stored: a
 failed leader's error goes to the callers waiting on it in the same process (they asked the
@@ -23,7 +24,7 @@ import orjson
 
 from config import CacheSettings
 from services.cache.lru import LruCache
-from services.cache.remote import RemoteCache
+from services.cache.remote import Lookup, RemoteCache
 
 Compute = Callable[[], Awaitable[dict[str, Any]]]
 HIT, MISS, BYPASS = "hit", "miss", "bypass"
@@ -48,12 +49,13 @@ class ResponseCache:
         raw = self.lru.get(key)
         if raw is not None or self.remote is None:
             return raw
-        found = await self.remote.get(key)
-        if found is None:
-            return None
-        raw, ttl_left = found
-        self.lru.set(key, raw, min(ttl_left, self.settings.ttl_s))
-        return raw
+        return self._keep(key, await self.remote.get(key))
+
+    def _keep(self, key: str, found: Lookup) -> bytes | None:
+        """Copy a remote hit into the LRU for the rest of its lifetime."""
+        if found.value is not None:
+            self.lru.set(key, found.value, min(found.ttl_s, self.settings.ttl_s))
+        return found.value
 
     async def get_or_compute(self, key: str, compute: Compute) -> tuple[dict[str, Any], str]:
         raw = self.lru.get(key)
@@ -93,21 +95,28 @@ class ResponseCache:
             raw = orjson.dumps(answer)
             self.lru.set(key, raw, self.settings.ttl_s)
             return answer, MISS, raw
-        found = await self._lookup(key)
-        if found is not None:
-            return orjson.loads(found), HIT, found
-        token = await self.remote.lock(key, self.settings.lock_ttl_s)
+        found = await self.remote.get_or_lock(key, self.settings.lock_ttl_s)
+        if (hit := self._keep(key, found)) is not None:
+            return orjson.loads(hit), HIT, hit
+        token = found.token
         if token is None:
-            found, token = await self._wait_for_other_process(key)
-            if found is not None:
-                return orjson.loads(found), HIT, found
+            hit, token = await self._wait_for_other_process(key)
+            if hit is not None:
+                return orjson.loads(hit), HIT, hit
+        renewal = (asyncio.get_running_loop().create_task(self._keep_lock(key, token))
+                   if token is not None else None)
         try:
             answer = await compute()
-            raw = orjson.dumps(answer)
-            await self.put_raw(key, raw)
-        finally:
+        except BaseException:
             if token is not None:
                 await self.remote.unlock(key, token)
+            raise
+        finally:
+            if renewal is not None:
+                renewal.cancel()
+        raw = orjson.dumps(answer)
+        self.lru.set(key, raw, self.settings.ttl_s)
+        await self.remote.set(key, raw, self.settings.ttl_s, unlock=token)
         return answer, MISS, raw
 
     async def put_raw(self, key: str, raw: bytes) -> None:
@@ -115,23 +124,30 @@ class ResponseCache:
         if self.remote is not None:
             await self.remote.set(key, raw, self.settings.ttl_s)
 
+    async def _keep_lock(self, key: str, token: str) -> None:
+        """Renew the compute lock while the answer is being computed (a long generation
+        outlives lock_ttl_s; a crashed process stops renewing and its lock expires)."""
+        assert self.remote is not None
+        while True:
+            await asyncio.sleep(self.settings.lock_ttl_s / 3)
+            if not await self.remote.extend(key, token, self.settings.lock_ttl_s):
+                return
+
     async def _wait_for_other_process(self, key: str) -> tuple[bytes | None, str | None]:
         """Poll until another process's answer lands (-> it) or its lock goes (-> our lock).
 
-        Gives up after lock_ttl_s and computes without the lock: the lock's own expiry
-        bounds how long a crashed leader can hold everyone up.
+        A live leader renews its lock, a crashed one's lock expires within lock_ttl_s; after
+        lock_wait_max_s we compute without the lock rather than wait on.
         """
         assert self.remote is not None
-        give_up = time.monotonic() + self.settings.lock_ttl_s
+        give_up = time.monotonic() + self.settings.lock_wait_max_s
         delay = 0.005
         while time.monotonic() < give_up:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.wait_poll_max_s)
-            found = await self._lookup(key)
-            if found is not None:
-                return found, None
-            if not await self.remote.locked(key):
-                token = await self.remote.lock(key, self.settings.lock_ttl_s)
-                if token is not None:
-                    return None, token
+            if await self.remote.locked(key):
+                continue
+            found = await self.remote.get_or_lock(key, self.settings.lock_ttl_s)
+            if found.value is not None or found.token is not None:
+                return self._keep(key, found), found.token
         return None, None

@@ -109,8 +109,11 @@ class StreamOutcome:
 
 
 async def _stream_turn(
-    call: Call, candidates: list[Candidate], request: ChatRequest, sink: list[ChatResult]
-) -> AsyncIterator[tuple[StreamChunk, int]]:
+    call: Call, candidates: list[Candidate], request: ChatRequest,
+    sink: list[tuple[ChatResult, int]],
+) -> AsyncIterator[StreamChunk]:
+    """Stream one model turn; `sink` receives the assembled result and the index of the
+    candidate that answered."""
     opened = await open_stream(call, candidates, request)
     cand = opened.candidate
     parts: list[str] = []
@@ -123,7 +126,7 @@ async def _stream_turn(
             calls.update({c.id: c for c in chunk.tool_calls})
             finish = chunk.finish_reason or finish
             usage = chunk.usage or usage
-            yield chunk, opened.index
+            yield chunk
             async with asyncio.timeout(max(call.remaining_s(), 0.001)):
                 chunk = await anext(opened.rest, None)
     except (PlatformError, TimeoutError) as exc:
@@ -138,12 +141,12 @@ async def _stream_turn(
             await closer()
     await call.runtime.breaker.record(opened.ticket, ok=True)
     tool_calls: list[ToolCall] = list(calls.values())
-    sink.append(ChatResult(
+    sink.append((ChatResult(
         content="".join(parts), tool_calls=tool_calls,
         finish_reason="tool_calls" if tool_calls and finish == "stop" else finish,
         usage=usage or Usage(),
         provider=cand.provider, model=cand.model,
-    ))
+    ), opened.index))
 
 
 async def converse_stream(
@@ -153,14 +156,11 @@ async def converse_stream(
     messages = list(payload.messages)
     totals = Totals()
     while True:
-        sink: list[ChatResult] = []
-        index = 0
-        turn = _stream_turn(call, candidates, as_request(payload, messages), sink)
-        async for chunk, answered_by in turn:
-            index = answered_by
+        sink: list[tuple[ChatResult, int]] = []
+        async for chunk in _stream_turn(call, candidates, as_request(payload, messages), sink):
             yield chunk
+        result, index = sink[0]
         candidates = candidates[index:]
-        result = sink[0]
         totals.add(result)
         if not _next_turn(call, payload, totals, result):
             outcome.answer = totals.answer(result)

@@ -18,6 +18,7 @@ from services.chat.tools import ToolRunner
 from services.errors import Permanent
 from services.jobs.events import add_listener
 from services.jobs.model import Job
+from services.providers.registry import build_registry
 from services.providers.types import Provider
 from services.resilience.breaker import BreakerConfig, CircuitBreaker
 from services.resilience.breaker_memory import MemoryBreakerStore
@@ -41,6 +42,8 @@ class ChatRuntime:
     tools: ToolRunner
     credentials: CredentialResolver
     retry: RetryPolicy
+    # True when the runtime built its own provider registry (then it closes it too).
+    owns_providers: bool = False
 
     def provider(self, name: str) -> Provider:
         found = self.providers.get(name)
@@ -51,26 +54,18 @@ class ChatRuntime:
     async def close(self) -> None:
         await self.tools.aclose()
         closer = getattr(self.providers, "aclose", None)
-        if closer is not None:
+        if self.owns_providers and closer is not None:
             await closer()
-
-
-def _providers(settings: Settings) -> Mapping[str, Provider]:
-    try:
-        from services.providers.registry import build_registry
-    except ImportError:
-        from services.providers.mock import MockProvider
-
-        return {"mock": MockProvider()}
-    registry: Mapping[str, Provider] = build_registry(settings)
-    return registry
 
 
 def build_runtime(
     settings: Settings, redis: Redis | None, *, providers: Mapping[str, Provider] | None = None,
     credentials: CredentialResolver | None = None,
 ) -> ChatRuntime:
-    """Redis-backed breaker, cache and streams when `redis` is given, in-memory otherwise."""
+    """Redis-backed breaker, cache and streams when `redis` is given, in-memory otherwise.
+
+    Without `providers`, the runtime builds (and later closes) its own registry.
+    """
     prefix = settings.redis.key_prefix
     if redis is not None:
         from services.cache.redis_remote import RedisRemoteCache
@@ -90,8 +85,13 @@ def build_runtime(
         )
     return ChatRuntime(
         settings=settings,
-        providers=providers if providers is not None else _providers(settings),
-        breaker=CircuitBreaker(breaker_store, BreakerConfig.from_settings(settings)),
+        providers=providers if providers is not None else build_registry(settings),
+        owns_providers=providers is None,
+        breaker=CircuitBreaker(
+            breaker_store, BreakerConfig.from_settings(settings),
+            # In process the store is as cheap as a local copy of it.
+            local_ttl_s=settings.resilience.breaker_local_ttl_s if redis is not None else 0.0,
+        ),
         cache=ResponseCache(settings.cache, remote),
         streams=streams,
         tools=ToolRunner(settings.chat, production=settings.app.production),

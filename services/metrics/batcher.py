@@ -1,15 +1,19 @@
 """Group metric events into batches by size and age, and tell each caller when its batch
 has committed.
 
-The metrics handler calls `add` once per delivery and acks only when `add` returns, so a
-message is acked after its row is committed and never before. With prefetch >= batch size
-a batch fills from one consumer; a batch also goes out `max_age_s` after its first event,
-so a quiet queue still lands rows within about a second.
+The metrics handler calls `add_many` with the events of one delivery and acks only when it
+returns, so a message is acked after its rows are committed and never before. A message's
+events may span two batches; it waits for both. A batch goes out at `max_size` events,
+`max_age_s` after its first event (a quiet queue still lands rows within about a second),
+or once `max_waiting` deliveries wait: that is the pool's prefetch, so no more can arrive
+before a commit and waiting longer only stalls (one-event v1 messages would otherwise
+trickle in at prefetch / max_age_s, 20 rows/s).
 
 While the database is down the batch is retried with exponential backoff and its deliveries
 stay unacked: RabbitMQ keeps the rest of the queue, nothing is lost, and no message burns
 its delivery limit on the outage. A batch the database refuses as data (a value out of
-range) is retried one event at a time, so one bad event is dead-lettered alone.
+range) is retried one event at a time, so only the message holding the bad event is
+dead-lettered (its other rows stay committed; a replay skips them).
 """
 
 from __future__ import annotations
@@ -33,11 +37,13 @@ class Batcher:
 
     def __init__(
         self, sink: MetricsSink, *, max_size: int, max_age_s: float,
-        retry_max_s: float = 5.0, retry_base_s: float = 0.05,
+        retry_max_s: float = 5.0, retry_base_s: float = 0.05, max_waiting: int | None = None,
     ) -> None:
         self._sink = sink
         self._max_size = max_size
         self._max_age_s = max_age_s
+        self._max_waiting = max_waiting
+        self._waiting = 0
         self._retry_base_s = retry_base_s
         self._retry_max_s = retry_max_s
         self._batch: list[MetricEvent] = []
@@ -47,25 +53,48 @@ class Batcher:
         self._closing = False
 
     async def add(self, event: MetricEvent) -> None:
-        """Return once `event` is committed (or was already stored).
+        """`add_many` for one event."""
+        await self.add_many([event])
 
-        Raises Permanent when the database refuses this event, Unavailable when the batcher
-        shut down before the database came back (the message is then not acked).
+    async def add_many(self, events: Sequence[MetricEvent]) -> None:
+        """Return once every one of `events` is committed (or was already stored).
+
+        Raises Permanent when the database refuses any of them (the others stay committed),
+        Unavailable when the batcher shut down before the database came back (the message
+        is then not acked).
         """
         if self._closing:
             raise Unavailable("metrics batcher is shutting down")
         loop = asyncio.get_running_loop()
-        if self._done is None:
-            self._done = loop.create_future()
-            self._timer = loop.call_later(self._max_age_s, self.flush)
-        done = self._done
-        self._batch.append(event)
-        if len(self._batch) >= self._max_size:
-            self.flush()
-        # shield: one cancelled waiter (a handler torn down) must not cancel the batch.
-        rejected = await asyncio.shield(done)
-        if event.job_id in rejected:
-            raise Permanent(f"metric row refused for {event.job_id}", code="metric_rejected")
+        batches: list[asyncio.Future[Rejected]] = []
+        rest = list(events)
+        while rest:
+            if self._done is None:
+                self._done = loop.create_future()
+                self._timer = loop.call_later(self._max_age_s, self.flush)
+            batches.append(self._done)
+            room = self._max_size - len(self._batch)
+            self._batch.extend(rest[:room])
+            rest = rest[room:]
+            if len(self._batch) >= self._max_size:
+                self.flush()
+        self._waiting += 1
+        try:
+            if self._max_waiting is not None and self._waiting >= self._max_waiting:
+                self.flush()
+            # shield: one cancelled waiter (a handler torn down) must not cancel the batches.
+            outcomes = await asyncio.shield(asyncio.gather(*batches, return_exceptions=True))
+        finally:
+            self._waiting -= 1
+        rejected: set[str] = set()
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+            rejected |= outcome
+        refused = [e.job_id for e in events if e.job_id in rejected]
+        if refused:
+            raise Permanent(f"metric rows refused for {len(refused)} of {len(events)} events",
+                            code="metric_rejected", job_ids=refused[:20])
 
     def flush(self) -> None:
         """Send the current batch now (called on size, age and shutdown)."""

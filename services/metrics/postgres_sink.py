@@ -4,6 +4,7 @@ A batch is written with COPY into a per-connection temporary staging table, then
 `INSERT ... SELECT ... ON CONFLICT (job_id, time) DO NOTHING` in the same transaction: COPY
 is the fastest way in (one round trip for the whole batch), and the staging step makes it
 idempotent, which COPY into the real table is not (one duplicate aborts the whole COPY).
+COPY runs in binary: ~2 µs of client CPU a row instead of ~10 for text (bench/RESULTS.md).
 Usage queries read the base table, so they answer the same on TimescaleDB and on plain
 PostgreSQL and percentiles come from the raw rows.
 """
@@ -49,7 +50,13 @@ _STAGE = sql.SQL(
     "CREATE TEMPORARY TABLE IF NOT EXISTS request_metrics_stage"
     " (LIKE request_metrics INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
-_COPY = sql.SQL("COPY request_metrics_stage ({}) FROM STDIN").format(_COLS)
+_COPY = sql.SQL("COPY request_metrics_stage ({}) FROM STDIN (FORMAT BINARY)").format(_COLS)
+# Binary COPY needs the exact column types (migrations/0001), in COLUMNS order.
+_TYPES = ("timestamptz", *["text"] * 10, "int2", "bool", "float8", "float8", "float8",
+          "int4", "int4", "numeric")
+# Binary integers are not range-checked: 2**40 into an integer column silently wraps. _row
+# refuses what the columns cannot hold, as the server does for text.
+_INT2_MAX, _INT4_MAX = 2**15 - 1, 2**31 - 1
 _MOVE = sql.SQL(
     "INSERT INTO request_metrics ({cols}) SELECT {cols} FROM request_metrics_stage"
     " ON CONFLICT (job_id, time) DO NOTHING"
@@ -83,10 +90,14 @@ ORDER BY is_total, {key} {collate} NULLS LAST
 
 
 def _row(e: MetricEvent) -> tuple[Any, ...]:
+    if e.attempts > _INT2_MAX or max(e.input_tokens, e.output_tokens) > _INT4_MAX:
+        raise SinkRejected(f"integer out of range for job {e.job_id}")
     return (
         e.time, e.org_id, e.bridge_id, e.bridge_version, e.job_id, e.kind, e.provider, e.model,
         e.status, e.error_class, e.cache, e.attempts, e.fallback_used, e.queue_ms,
-        e.provider_ms, e.total_ms, e.input_tokens, e.output_tokens, e.cost_usd,
+        e.provider_ms, e.total_ms, e.input_tokens, e.output_tokens,
+        # Through its shortest repr, so numeric rounds the same decimal text COPY sent.
+        Decimal(repr(e.cost_usd)),
     )
 
 
@@ -168,11 +179,13 @@ class PostgresMetricsSink:
             async with self._pool.connection() as conn, conn.transaction():
                 await conn.execute(_STAGE)
                 async with conn.cursor().copy(_COPY) as copy:
+                    copy.set_types(_TYPES)
                     for event in events:
                         await copy.write_row(_row(event))
                 cur = await conn.execute(_MOVE)
                 inserted = max(cur.rowcount, 0)
-        except (psycopg.DataError, psycopg.IntegrityError) as exc:
+        except (psycopg.DataError, psycopg.IntegrityError, UnicodeEncodeError) as exc:
+            # UnicodeEncodeError: a lone surrogate in a string, which UTF-8 cannot carry.
             raise SinkRejected(str(exc)) from exc
         except (psycopg.Error, PoolTimeout) as exc:
             # Lost connection, server down, revoked rights, missing table: the environment,

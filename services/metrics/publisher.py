@@ -1,8 +1,9 @@
 """Turn a finished job into a metric event and publish it to the `metrics` queue.
 
 `install_publisher` registers `publish_job_metric` as a job listener at start-up, so
-whoever finishes a job (a worker or the API's inline path) emits exactly one event; a
-redelivered event is harmless because the sink is idempotent on (job_id, time).
+whoever finishes a job (a worker or the API's inline path) emits exactly one event, through
+the process's outbox (outbox.py); a redelivered event is harmless because the sink is
+idempotent on (job_id, time).
 
 job.meta is written by the executor and grows over time: every read here is defensive, a
 missing or odd-typed fact becomes None / 0 instead of failing the job's completion.
@@ -13,10 +14,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from services.broker.base import OutgoingMessage
-from services.broker.queues import Queue
 from services.jobs.events import add_listener
 from services.jobs.model import Job
+from services.metrics.outbox import metrics_outbox
 from services.metrics.schemas import MetricEvent
 
 if TYPE_CHECKING:
@@ -133,9 +133,9 @@ def event_from_job(job: Job) -> MetricEvent:
 
 
 async def publish_job_metric(ctx: Context, job: Job) -> None:
-    """Job listener: publish the job's metric event (confirmed by the broker)."""
-    event = event_from_job(job)
-    await ctx.broker.publish(Queue.METRICS, OutgoingMessage(event.encode(), message_id=job.id))
+    """Job listener: return once the job's metric event is confirmed by the broker (sent in
+    one message with other jobs' events through the process's outbox)."""
+    await metrics_outbox(ctx).add(event_from_job(job))
 
 
 def install_publisher(ctx: Context) -> None:

@@ -1,17 +1,22 @@
 """The metric event (one per finished job) and the usage report, as versioned models.
 
-`MetricEvent` is the message on the `metrics` queue: producers stamp `v`, the metrics pool
-dead-letters a version it does not know instead of guessing, so a newer producer never
-silently loses rows on an older consumer (replay them from the dead-letter queue).
+A message on the `metrics` queue is either one `MetricEvent` (v1, what producers sent
+before the outbox) or a `MetricBatch` envelope of events (v2, services/metrics/outbox.py).
+The metrics pool reads both and dead-letters a version it does not know instead of
+guessing, so a newer producer never silently loses rows on an older consumer (replay them
+from the dead-letter queue).
 """
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from services.errors import Permanent
 
@@ -47,12 +52,54 @@ class MetricEvent(BaseModel):
         return self.model_dump_json().encode()
 
 
-def decode_event(body: bytes) -> MetricEvent:
-    """Parse a queue message; a body no retry can fix raises Permanent (dead-letter)."""
+class MetricBatch(BaseModel):
+    """Many events in one message: the v2 body producers send through the outbox."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    v: Literal[2] = 2
+    events: list[MetricEvent] = Field(min_length=1)
+
+    def encode(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    # A 500-event envelope makes ~2,000 GC-tracked objects, none in a cycle. The collections
+    # they trigger mid-decode (scanning the pool's other live events too) doubled its cost:
+    # 16.6 -> 7.4 µs an event with the collector paused, 31-36 -> 25-27 µs of pool CPU a row.
+    # Paused, not skipped: the next allocation after may collect.
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        return MetricEvent.model_validate_json(body)
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# One parse picks the model by `v`; a version neither model has fails validation. A plain
+# tag, not a callable discriminator: that builds the whole body as Python objects first
+# (7.5 -> 14 µs an event measured here).
+_BODY: TypeAdapter[MetricEvent | MetricBatch] = TypeAdapter(
+    Annotated[MetricEvent | MetricBatch, Field(discriminator="v")])
+
+
+def decode_events(body: bytes) -> list[MetricEvent]:
+    """The events of a queue message (v1 or v2); a body no retry can fix raises Permanent."""
+    try:
+        try:
+            with _collector_paused():
+                message = _BODY.validate_json(body)
+        except ValidationError as exc:
+            if exc.errors()[0]["type"] != "union_tag_not_found":
+                raise
+            # A v1 body without `v` was valid (the field defaults to 1), so it still is.
+            message = MetricEvent.model_validate_json(body)
     except ValueError as exc:
-        raise Permanent(f"invalid metric event: {exc}", code="invalid_metric_event") from exc
+        raise Permanent(f"invalid metric message: {exc}", code="invalid_metric_event") from exc
+    return message.events if isinstance(message, MetricBatch) else [message]
 
 
 def time_key(moment: datetime) -> str:

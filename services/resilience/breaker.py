@@ -12,6 +12,10 @@ seconds from the caller, so processes on one host agree to the millisecond.
 
 Only retryable provider failures (5xx, 429, timeouts, connection errors) count as failures.
 A permanent refusal (400, 401, 404) proves the provider is up and counts as a success.
+
+The common path costs no round trip: a success in a closed circuit is not reported, and a
+"closed" answer is trusted for `local_ttl_s` (0.5 s) before the store is asked again. A
+failure is always reported, so the process that sees the circuit open knows at once.
 """
 
 from __future__ import annotations
@@ -81,17 +85,23 @@ class Ticket:
     provider: str
     model: str
     probe: bool
+    # The state the call was admitted in.
+    state: str = CLOSED
 
 
 class CircuitBreaker:
     """The executor's view: `acquire` before a provider call, `record` after it."""
 
     def __init__(
-        self, store: BreakerStore, config: BreakerConfig, clock: Callable[[], float] = time.time
+        self, store: BreakerStore, config: BreakerConfig, clock: Callable[[], float] = time.time,
+        *, local_ttl_s: float = 0.0,
     ) -> None:
         self.store = store
         self.config = config
         self._clock = clock
+        self.local_ttl_s = local_ttl_s
+        # key -> monotonic time until which "closed" is trusted without asking the store.
+        self._closed_until: dict[str, float] = {}
 
     @staticmethod
     def key(provider: str, model: str) -> str:
@@ -99,16 +109,26 @@ class CircuitBreaker:
 
     async def acquire(self, provider: str, model: str) -> Ticket:
         """Return a ticket for the call, or raise `CircuitOpen`."""
-        admission = await self.store.acquire(self.key(provider, model), self._clock(), self.config)
+        key = self.key(provider, model)
+        if self._closed_until.get(key, 0.0) > time.monotonic():
+            return Ticket(provider, model, False, CLOSED)
+        admission = await self.store.acquire(key, self._clock(), self.config)
         BREAKER_STATE.labels(provider, model).set(STATE_GAUGE[admission.state])
+        if admission.state == CLOSED and self.local_ttl_s > 0:
+            self._closed_until[key] = time.monotonic() + self.local_ttl_s
         if not admission.allowed:
             raise CircuitOpen(provider, model, max(admission.retry_after_s, 0.0))
-        return Ticket(provider, model, admission.probe)
+        return Ticket(provider, model, admission.probe, admission.state)
 
     async def record(self, ticket: Ticket, *, ok: bool) -> None:
-        state = await self.store.record(
-            self.key(ticket.provider, ticket.model), ok, ticket.probe, self._clock(), self.config
-        )
+        if ok and ticket.state == CLOSED and not ticket.probe:
+            # A success changes nothing in a closed circuit: skip the round trip (one of the
+            # two Redis calls per provider call on the common path).
+            return
+        key = self.key(ticket.provider, ticket.model)
+        if not ok:
+            self._closed_until.pop(key, None)
+        state = await self.store.record(key, ok, ticket.probe, self._clock(), self.config)
         BREAKER_STATE.labels(ticket.provider, ticket.model).set(STATE_GAUGE[state])
 
     async def state(self, provider: str, model: str) -> str:

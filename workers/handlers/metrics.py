@@ -1,17 +1,19 @@
-"""The `metrics` queue handler: add the event to the current batch and return once that
-batch has committed, so the runner acks each message only after its row is stored.
+"""The `metrics` queue handler: add the message's events (one for a v1 body, up to the
+producers' outbox size for a v2 envelope) to the batcher and return once all of them are
+committed, so the runner acks each message only after its rows are stored.
 
-Outcomes through the runner: an undecodable or refused event raises Permanent (dead-letter
-queue, kept for replay); a database outage does not raise at all, the batch waits and
-retries with its deliveries unacked (services/metrics/batcher.py).
+Outcomes through the runner: an undecodable message or a refused event raises Permanent
+(dead-letter queue, kept for replay; rows of the message already committed stay and are
+skipped on replay); a database outage does not raise at all, the batch waits and retries
+with its deliveries unacked (services/metrics/batcher.py).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services.metrics.schemas import decode_event
-from services.metrics.setup import metrics_batcher
+from services.metrics.schemas import decode_events
+from services.metrics.setup import metrics_batcher, pool_prefetch
 
 if TYPE_CHECKING:
     from services.broker.base import Delivery
@@ -19,9 +21,9 @@ if TYPE_CHECKING:
 
 
 async def handle(ctx: Context, delivery: Delivery) -> None:
-    await metrics_batcher(ctx).add(decode_event(delivery.body))
+    await metrics_batcher(ctx).add_many(decode_events(delivery.body))
 
 
 def prefetch(ctx: Context) -> int:
-    """Two batches' worth: one fills while the previous one is being written."""
-    return 2 * ctx.settings.timescale.batch_size
+    """In messages: about two DB batches of events (services.metrics.setup.pool_prefetch)."""
+    return pool_prefetch(ctx.settings.timescale)

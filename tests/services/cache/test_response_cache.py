@@ -33,6 +33,11 @@ class Upstream:
         return {"content": f"answer {self.calls}"}
 
 
+async def _forget(client: Redis, prefix: str) -> None:
+    # Named, not SCANned: the shared Redis holds other tests' keys (SCAN costs seconds).
+    await client.delete(f"{prefix}cache:{{k}}", f"{prefix}cache:{{k}}:lock")
+
+
 @pytest.fixture(params=["memory", "redis"])
 async def make_cache(request: pytest.FixtureRequest, unique: str) -> AsyncIterator[Any]:
     """A factory of ResponseCache instances sharing one store, as separate processes would."""
@@ -44,9 +49,7 @@ async def make_cache(request: pytest.FixtureRequest, unique: str) -> AsyncIterat
     try:
         yield lambda: ResponseCache(SETTINGS, RedisRemoteCache(client, prefix=prefix))
     finally:
-        keys = [k async for k in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
+        await _forget(client, prefix)
         await client.aclose()
 
 
@@ -82,9 +85,7 @@ async def test_instances_sharing_redis_make_one_call(unique: str) -> None:
         assert upstream.calls == 1
         assert [s for _, s in results].count(MISS) == 1
     finally:
-        keys = [k async for k in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
+        await _forget(client, prefix)
         await client.aclose()
 
 
@@ -93,15 +94,14 @@ async def test_a_crashed_leader_elsewhere_does_not_block_forever(unique: str) ->
     prefix = f"t{unique}:"
     try:
         remote = RedisRemoteCache(client, prefix=prefix)
-        assert await remote.lock("k", 0.3) is not None  # a leader that will never answer
+        leader = await remote.get_or_lock("k", 0.3)  # a leader that will never answer
+        assert leader.token is not None
         cache = ResponseCache(SETTINGS, remote)
         upstream = Upstream()
         assert (await cache.get_or_compute("k", upstream))[1] == MISS
         assert upstream.calls == 1
     finally:
-        keys = [k async for k in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
+        await _forget(client, prefix)
         await client.aclose()
 
 
@@ -116,3 +116,30 @@ def test_lru_evicts_the_least_recent_and_skips_large_entries() -> None:
     assert lru.get("big") is None
     lru.set("gone", b"1", 0)
     assert lru.get("gone") is None
+
+
+async def test_a_live_leader_renews_its_lock_through_a_long_computation(unique: str) -> None:
+    client = Redis.from_url(require_env("REDIS_URI"))
+    prefix = f"t{unique}:"
+    short = CacheSettings(ttl_s=60, lock_ttl_s=0.6)
+    try:
+        one = ResponseCache(short, RedisRemoteCache(client, prefix=prefix))
+        two = ResponseCache(short, RedisRemoteCache(client, prefix=prefix))
+        calls = 0
+
+        async def slow() -> dict[str, Any]:
+            nonlocal calls
+            calls += 1
+            await asyncio.sleep(1.5)  # far past the lock's own 0.6 s lifetime
+            return {"content": "slow"}
+
+        async def later() -> tuple[dict[str, Any], str]:
+            await asyncio.sleep(0.1)
+            return await two.get_or_compute("k", slow)
+
+        first, second = await asyncio.gather(one.get_or_compute("k", slow), later())
+        assert calls == 1
+        assert (first[1], second) == (MISS, ({"content": "slow"}, HIT))
+    finally:
+        await _forget(client, prefix)
+        await client.aclose()

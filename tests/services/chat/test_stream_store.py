@@ -25,9 +25,7 @@ async def store(request: pytest.FixtureRequest, unique: str) -> AsyncIterator[St
         ttl = await client.ttl(prefix + "stream:job-1")
         assert ttl == -2 or 0 < ttl <= 60  # every log expires
     finally:
-        keys = [k async for k in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
+        await client.delete(prefix + "stream:job-1", prefix + "stream:other-job")
         await client.aclose()
 
 

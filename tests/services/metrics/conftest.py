@@ -4,7 +4,7 @@ and event / job builders."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,8 @@ import psycopg
 import pytest
 
 from config import Settings, TimescaleSettings
-from services.metrics.schemas import MetricEvent
+from services.broker.base import OutgoingMessage
+from services.metrics.schemas import MetricBatch, MetricEvent
 
 
 @pytest.fixture
@@ -59,12 +60,23 @@ def event(job_id: str, **fields: Any) -> MetricEvent:
     return MetricEvent(**{**base, **fields})
 
 
+def messages(events: Sequence[MetricEvent], per_message: int) -> list[OutgoingMessage]:
+    """The queue messages producers send: v1 bodies (per_message=1, older producers) or v2
+    envelopes of `per_message` events, as the outbox sends them."""
+    if per_message == 1:
+        return [OutgoingMessage(e.encode(), message_id=e.job_id) for e in events]
+    return [OutgoingMessage(MetricBatch(events=list(events[i:i + per_message])).encode(),
+                            message_id=f"mb_{events[i].job_id}")
+            for i in range(0, len(events), per_message)]
+
+
 def pipeline_settings(unique: str, data_dir: Path, pg: TimescaleSettings, **timescale: Any) -> Settings:
     """Real RabbitMQ and Redis (unique prefixes) with the metrics sink on `pg`."""
     from tests.backends import make_settings
 
+    # Envelopes of 10 events: the pool's prefetch is then 10 messages, two DB batches.
     overrides = {"batch_size": 50, "batch_max_age_s": 0.05, "flush_retry_max_s": 0.2,
-                 "connect_timeout_s": 1.0, **timescale}
+                 "connect_timeout_s": 1.0, "outbox_max_events": 10, **timescale}
     return make_settings("real", unique, data_dir).model_copy(
         update={"timescale": pg.model_copy(update=overrides)})
 

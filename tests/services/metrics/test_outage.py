@@ -14,7 +14,7 @@ from services.broker.queues import Queue, dead_letter_queue
 from services.context import build_context
 from services.metrics.setup import open_metrics
 from tests.backends import context
-from tests.services.metrics.conftest import count_rows, event, eventually, pipeline_settings
+from tests.services.metrics.conftest import count_rows, event, eventually, messages, pipeline_settings
 from tests.services.metrics.tcp_proxy import TcpProxy, via
 from workers.handlers import metrics as metrics_handler
 from workers.process import start_runner
@@ -23,16 +23,20 @@ pytestmark = [pytest.mark.postgres, pytest.mark.rabbit]
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def messages(first: int, count: int) -> list[OutgoingMessage]:
-    out = []
-    for i in range(first, first + count):
-        e = event(f"job_{i:06d}", time=START + timedelta(milliseconds=i))
-        out.append(OutgoingMessage(e.encode(), message_id=e.job_id))
-    return out
+# One event per message (v1, older producers) and envelopes of 10 (v2, the outbox).
+FORMATS = pytest.mark.parametrize("per_message", [1, 10], ids=["v1", "v2"])
 
 
+def batch(first: int, count: int, per_message: int) -> list[OutgoingMessage]:
+    events = [event(f"job_{i:06d}", time=START + timedelta(milliseconds=i))
+              for i in range(first, first + count)]
+    return messages(events, per_message)
+
+
+@FORMATS
 async def test_database_outage_holds_events_in_the_queue_and_loses_none(
     pg_url: str, pg_schema: str, pg_settings: TimescaleSettings, unique: str, tmp_path,
+    per_message: int,
 ) -> None:
     target = urlsplit(pg_url)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
@@ -44,7 +48,7 @@ async def test_database_outage_holds_events_in_the_queue_and_loses_none(
             stop = await start_runner(ctx, ["metrics"])
             await open_metrics(ctx)
             try:
-                await ctx.broker.publish_many(Queue.METRICS.value, messages(0, 200))
+                await ctx.broker.publish_many(Queue.METRICS.value, batch(0, 200, per_message))
 
                 async def first_phase() -> bool:
                     return (await count_rows(pg_url, pg_schema))[0] == 200
@@ -52,11 +56,13 @@ async def test_database_outage_holds_events_in_the_queue_and_loses_none(
                 await eventually(first_phase)
 
                 proxy.cut()
-                await ctx.broker.publish_many(Queue.METRICS.value, messages(200, 800))
+                held = batch(200, 800, per_message)
+                await ctx.broker.publish_many(Queue.METRICS.value, held)
 
                 async def piling_up() -> bool:
-                    # Beyond the prefetch (2 batches = 100) the events wait in RabbitMQ.
-                    return await ctx.broker.depth(Queue.METRICS.value) >= 600 and proxy.refused > 0
+                    # Beyond the prefetch (10 messages) the events wait in RabbitMQ.
+                    depth = await ctx.broker.depth(Queue.METRICS.value)
+                    return depth >= len(held) - 10 and proxy.refused > 0
 
                 await eventually(piling_up)
                 assert await count_rows(pg_url, pg_schema) == (200, 200)
@@ -77,8 +83,10 @@ async def test_database_outage_holds_events_in_the_queue_and_loses_none(
     assert await count_rows(pg_url, pg_schema) == (1000, 1000)
 
 
+@FORMATS
 async def test_a_committed_batch_redelivered_is_not_counted_twice(
     pg_url: str, pg_schema: str, pg_settings: TimescaleSettings, unique: str, tmp_path,
+    per_message: int,
 ) -> None:
     settings = pipeline_settings(unique, tmp_path, pg_settings)
     # A worker that commits the rows and dies before its acks reach RabbitMQ.
@@ -91,10 +99,11 @@ async def test_a_committed_batch_redelivered_is_not_counted_twice(
         handled.append(delivery.message_id)
 
     await crashed.broker.consume(Queue.METRICS.value, commit_without_ack, prefetch=500)
-    await crashed.broker.publish_many(Queue.METRICS.value, messages(0, 300))
+    sent = batch(0, 300, per_message)
+    await crashed.broker.publish_many(Queue.METRICS.value, sent)
 
     async def committed() -> bool:
-        return len(handled) == 300
+        return len(handled) == len(sent)
 
     await eventually(committed)
     assert await count_rows(pg_url, pg_schema) == (300, 300)
@@ -111,7 +120,7 @@ async def test_a_committed_batch_redelivered_is_not_counted_twice(
         sub = await ctx.broker.consume(Queue.METRICS.value, count_then_handle, prefetch=500)
 
         async def drained() -> bool:
-            return len(redelivered) == 300 and await ctx.broker.depth(Queue.METRICS.value) == 0
+            return len(redelivered) == len(sent) and await ctx.broker.depth(Queue.METRICS.value) == 0
 
         await eventually(drained)
         await sub.cancel()

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from config import TimescaleSettings
 from services.broker.memory import MemoryBroker
 from services.broker.queues import Queue
 from services.errors import Permanent
 from services.jobs.events import job_finished
 from services.jobs.model import Job, JobError, JobKind, JobStatus
+from services.metrics.outbox import install_outbox
 from services.metrics.publisher import event_from_job, install_publisher
-from services.metrics.schemas import MetricEvent, decode_event
+from services.metrics.schemas import MetricBatch, decode_events
 
 CREATED = 1_772_000_000.0
 
@@ -92,21 +96,38 @@ def test_odd_meta_never_breaks_the_event() -> None:
     assert e.total_ms is None and e.queue_ms == pytest.approx(4.0, abs=0.01)
 
 
-def test_event_round_trips_and_bad_bodies_are_permanent() -> None:
-    e = event_from_job(job())
-    assert decode_event(e.encode()) == e
-    with pytest.raises(Permanent):
-        decode_event(b"{not json")
-    with pytest.raises(Permanent):
-        decode_event(e.model_copy(update={"v": 2}).model_dump_json().encode())
+def test_both_message_versions_decode_and_bad_bodies_are_permanent() -> None:
+    e, other = event_from_job(job()), event_from_job(job())
+    # v1: one event per message, what older producers sent (and what may still be queued).
+    assert decode_events(e.encode()) == [e]
+    without_version = json.loads(e.encode())
+    del without_version["v"]
+    assert decode_events(json.dumps(without_version).encode()) == [e]
+    # v2: the outbox's envelope.
+    assert decode_events(MetricBatch(events=[e, other]).encode()) == [e, other]
+    for body in (
+        b"{not json",
+        b"[]",
+        json.dumps({**json.loads(e.encode()), "v": 3}).encode(),  # a version we do not know
+        json.dumps({"v": 2, "events": []}).encode(),
+        json.dumps({"v": 2, "events": [json.loads(e.encode()), {"job_id": "half"}]}).encode(),
+        e.encode().replace(b'"v":1', b'"v":2'),  # a v2 marker on a v1 body
+    ):
+        with pytest.raises(Permanent):
+            decode_events(body)
 
 
-async def test_listener_publishes_one_event_keyed_by_job_id() -> None:
+async def test_listener_returns_once_the_event_is_published() -> None:
     broker = MemoryBroker()
-    ctx: Any = type("Ctx", (), {"broker": broker, "extras": {}})()
+    closers: list[Any] = []
+    ctx: Any = SimpleNamespace(broker=broker, extras={}, on_close=closers.append,
+                               settings=SimpleNamespace(timescale=TimescaleSettings(url=None)))
+    install_outbox(ctx)
     install_publisher(ctx)
     finished = job(meta={"provider": "openai", "model": "m"})
     await job_finished(ctx, finished)
+    # Confirmed before the listener returned: the message is in the queue already.
+    assert await broker.depth(Queue.METRICS.value) == 1
     got: list[Any] = []
 
     async def collect(delivery: Any) -> None:
@@ -119,5 +140,4 @@ async def test_listener_publishes_one_event_keyed_by_job_id() -> None:
             break
         await asyncio.sleep(0.01)
     await sub.cancel()
-    assert [d.message_id for d in got] == [finished.id]
-    assert MetricEvent.model_validate_json(got[0].body).job_id == finished.id
+    assert [[e.job_id for e in decode_events(d.body)] for d in got] == [[finished.id]]

@@ -105,7 +105,7 @@ async def test_nothing_listening_is_a_connection_error() -> None:
     policy = NetPolicy.build(allow_cidrs=LOCAL)
     async with Receiver() as rx:
         url = rx.url
-    with pytest.raises(HttpError, match="connect to 127.0.0.1 failed"):
+    with pytest.raises(HttpError, match=r"connect to 127\.0\.0\.1 failed"):
         await PinnedHttp1Client(policy).post(await check_url(url, policy), {}, b"{}",
                                              read_limit=10)
 

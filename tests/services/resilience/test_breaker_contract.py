@@ -13,6 +13,7 @@ from services.resilience.breaker import (
     CLOSED,
     HALF_OPEN,
     OPEN,
+    Admission,
     BreakerConfig,
     BreakerStore,
     CircuitBreaker,
@@ -36,9 +37,8 @@ async def store(request: pytest.FixtureRequest, unique: str) -> AsyncIterator[Br
     try:
         yield RedisBreakerStore(client, prefix=prefix)
     finally:
-        keys = [k async for k in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
+        # Named, not SCANned: the shared Redis holds other tests' keys (SCAN costs seconds).
+        await client.delete(*(prefix + k for k in ("p:m", "p:a", "p:b", "prov:model-x")))
         await client.aclose()
 
 
@@ -123,3 +123,25 @@ async def test_breaker_fails_fast_and_exports_its_state(store: BreakerStore) -> 
     await breaker.record(await breaker.acquire("prov", "model-x"), ok=True)
     assert await breaker.state("prov", "model-x") == CLOSED
     assert BREAKER_STATE.labels("prov", "model-x")._value.get() == 0
+
+
+class CountingStore(MemoryBreakerStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.acquires = 0
+
+    async def acquire(self, key: str, now: float, config: BreakerConfig) -> Admission:
+        self.acquires += 1
+        return await super().acquire(key, now, config)
+
+
+async def test_a_closed_answer_is_trusted_locally_until_a_failure() -> None:
+    store = CountingStore()
+    breaker = CircuitBreaker(store, CFG, local_ttl_s=60)
+    for _ in range(5):
+        await breaker.record(await breaker.acquire("p", "m"), ok=True)
+    assert store.acquires == 1  # one look at the store, no reports of success
+    ticket = await breaker.acquire("p", "m")
+    await breaker.record(ticket, ok=False)
+    await breaker.acquire("p", "m")
+    assert store.acquires == 2  # the failure made it ask again

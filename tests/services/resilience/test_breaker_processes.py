@@ -100,9 +100,7 @@ async def test_breaker_is_shared_by_two_worker_processes(
         assert await upstream_calls(sim, model) == 5
     finally:
         await asyncio.gather(a.stop(), b.stop())
-        keys = [k async for k in client.scan_iter(match=prefix + "*")]
-        if keys:
-            await client.delete(*keys)
+        await client.delete(prefix + "breaker:" + key)
         await client.aclose()
 
 
