@@ -49,7 +49,7 @@ start_postgres() {
 }
 
 start_rabbit() {
-  export RABBITMQ_NODENAME="aim-test@localhost"
+  export RABBITMQ_NODENAME="aim-test-$rabbit_port@localhost"
   export RABBITMQ_NODE_PORT="$rabbit_port"
   export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
   export RABBITMQ_DIST_PORT=$((rabbit_port + 20000))
@@ -74,8 +74,8 @@ write_env() {
 export QUEUE_CONNECTIONURL=amqp://guest:guest@127.0.0.1:$rabbit_port/
 export REDIS_URI=redis://127.0.0.1:$redis_port/0
 export TIMESCALE_SERVICE_URL=postgresql://postgres@127.0.0.1:$pg_port/aim
-export RABBITMQ_NODENAME=aim-test@localhost
-export RABBIT_CTL_ENV="RABBITMQ_NODENAME=aim-test@localhost RABBITMQ_NODE_PORT=$rabbit_port RABBITMQ_MNESIA_BASE=$state/rabbit/mnesia RABBITMQ_LOG_BASE=$state/rabbit/log RABBITMQ_PID_FILE=$state/rabbit/rabbit.pid RABBITMQ_ENABLED_PLUGINS_FILE=$state/rabbit/enabled_plugins RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_DIST_PORT=$((rabbit_port + 20000))"
+export RABBITMQ_NODENAME=aim-test-$rabbit_port@localhost
+export RABBIT_CTL_ENV="RABBITMQ_NODENAME=aim-test-$rabbit_port@localhost RABBITMQ_NODE_PORT=$rabbit_port RABBITMQ_MNESIA_BASE=$state/rabbit/mnesia RABBITMQ_LOG_BASE=$state/rabbit/log RABBITMQ_PID_FILE=$state/rabbit/rabbit.pid RABBITMQ_ENABLED_PLUGINS_FILE=$state/rabbit/enabled_plugins RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_DIST_PORT=$((rabbit_port + 20000))"
 ENV
   cat "$state/env"
 }
@@ -84,7 +84,7 @@ stop_all() {
   [ -f "$state/redis/redis.pid" ] && kill "$(cat "$state/redis/redis.pid")" 2>/dev/null || true
   [ -d "$state/pg/data" ] && su postgres -c "$pg_bin/pg_ctl -D $state/pg/data -m fast stop" >/dev/null 2>&1 || true
   if [ -f "$state/rabbit/rabbit.pid" ]; then
-    RABBITMQ_NODENAME="aim-test@localhost" rabbitmqctl -q stop >/dev/null 2>&1 \
+    RABBITMQ_NODENAME="aim-test-$rabbit_port@localhost" rabbitmqctl -q stop >/dev/null 2>&1 \
       || kill "$(cat "$state/rabbit/rabbit.pid")" 2>/dev/null || true
   fi
 }
