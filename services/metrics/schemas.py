@@ -97,8 +97,12 @@ def decode_events(body: bytes) -> list[MetricEvent]:
                 raise
             # A v1 body without `v` was valid (the field defaults to 1), so it still is.
             message = MetricEvent.model_validate_json(body)
-    except ValueError as exc:
-        raise Permanent(f"invalid metric message: {exc}", code="invalid_metric_event") from exc
+    except ValidationError as exc:
+        # The first error only: a bad envelope can hold 500 of them.
+        first = exc.errors(include_input=False)[0]
+        where = ".".join(map(str, first["loc"])) or "body"
+        raise Permanent(f"invalid metric message ({exc.error_count()} errors): {where}: {first['msg']}",
+                        code="invalid_metric_event") from exc
     return message.events if isinstance(message, MetricBatch) else [message]
 
 

@@ -136,3 +136,24 @@ async def test_close_publishes_the_partial_batch_and_later_events_alone() -> Non
     await asyncio.wait_for(asyncio.gather(*pending), 5)
     await asyncio.wait_for(box.add(event("late")), 5)
     assert await drain(memory, 2) == [["j0", "j1"], ["late"]]
+
+
+async def test_an_idle_outbox_publishes_at_once_and_gathers_while_a_publish_is_in_flight() -> None:
+    broker = Recording(MemoryBroker())
+    # An age limit of an hour: anything that returns did not wait for it.
+    box = outbox(broker, max_events=500, max_age_s=3600)
+    await asyncio.wait_for(box.add(event("solo")), 5)
+    assert broker.confirmed == {"solo"}
+
+    broker.gate.clear()  # the next publish stays in flight until the gate opens
+    first = asyncio.create_task(box.add(event("first")))
+    await asyncio.sleep(0.05)
+    later = [asyncio.create_task(box.add(event(f"later-{i}"))) for i in range(20)]
+    await asyncio.sleep(0.05)
+    assert not first.done() and not any(t.done() for t in later)
+    broker.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, *later), 5)
+    messages = await drain(broker.inner, 3)
+    # "solo", then "first" alone (the outbox was idle), then the 20 gathered meanwhile as one.
+    assert [len(m) for m in messages] == [1, 1, 20]
+    await box.close()
