@@ -25,14 +25,8 @@ from typing import Any
 import anthropic
 import httpx2
 
-from services.providers import errors, openai_wire
-from services.providers.clients import (
-    MAX_CONNECTIONS,
-    MAX_KEEPALIVE,
-    SdkClients,
-    ssl_context,
-)
-from services.providers.pricing import cost_usd
+from services.providers import common, errors, openai_wire
+from services.providers.clients import SdkClients
 from services.providers.types import (
     ChatRequest,
     ChatResult,
@@ -51,19 +45,7 @@ _STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "len
 
 def _map_error(provider: str, exc: BaseException) -> Exception | None:
     """The one place `anthropic` SDK exceptions become platform errors (None: not ours)."""
-    if isinstance(exc, anthropic.APIStatusError):
-        message, code, kind = errors.body_error_fields(exc.body)
-        return errors.from_status(
-            provider, exc.status_code, message or str(exc), headers=exc.response.headers,
-            error_code=code, error_type=kind,
-        )
-    if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
-        return errors.timeout(provider)
-    if isinstance(exc, anthropic.APIResponseValidationError | json.JSONDecodeError):
-        return errors.bad_response(provider, type(exc).__name__)
-    if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
-        return errors.connection_error(provider, type(exc).__name__)
-    return None
+    return common.map_stainless_error(anthropic, httpx2, provider, exc)
 
 
 def _image(url: str) -> dict[str, Any]:
@@ -168,35 +150,20 @@ class AnthropicAdapter:
         self.name = name
         self.base_url = base_url
         self.default_max_tokens = default_max_tokens
-        timeout = anthropic.Timeout(timeout_s, connect=connect_timeout_s)
-        self._clients: SdkClients[httpx2.AsyncClient, anthropic.AsyncAnthropic] = SdkClients(
-            lambda: anthropic.DefaultAsyncHttpxClient(
-                timeout=timeout, verify=ssl_context(),
-                limits=httpx2.Limits(max_connections=MAX_CONNECTIONS,
-                                     max_keepalive_connections=MAX_KEEPALIVE),
-            ),
-            lambda pool, key: anthropic.AsyncAnthropic(
-                api_key=key, base_url=base_url, max_retries=0, timeout=timeout, http_client=pool,
-            ),
-            lambda pool: pool.aclose(), size=cache_size,
-        )
+        self._clients: SdkClients[httpx2.AsyncClient, anthropic.AsyncAnthropic] = (
+            common.stainless_clients(anthropic, httpx2, anthropic.AsyncAnthropic,
+                                     base_url=base_url, timeout_s=timeout_s,
+                                     connect_timeout_s=connect_timeout_s, cache_size=cache_size))
 
     def _client(self, api_key: str | None) -> anthropic.AsyncAnthropic:
-        if not api_key:
-            raise errors.ProviderAuthFailed(f"no credential for {self.name}", provider=self.name)
-        return self._clients.get(api_key)
+        return self._clients.get(common.credential(self.name, api_key))
 
     async def complete(self, request: ChatRequest, *, model: str, api_key: str | None) -> ChatResult:
         client = self._client(api_key)
         params, json_tool = build_params(request, model, self.default_max_tokens)
         started = time.perf_counter()
-        try:
+        with common.mapped_errors(self.name, _map_error):
             response = await client.messages.create(**params)
-        except Exception as exc:
-            mapped = _map_error(self.name, exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
         with errors.parsing(self.name):
             texts, calls = [], []
             for block in response.content:
@@ -211,12 +178,10 @@ class AnthropicAdapter:
             finish = _STOP_REASONS.get(str(response.stop_reason), str(response.stop_reason))
             if json_tool and finish == "tool_calls":
                 finish = "stop"
-            usage = _usage(response.usage)
-            return ChatResult(
+            return common.chat_result(
                 content="".join(texts) if texts else None, tool_calls=calls,
-                finish_reason=finish, usage=usage, provider=self.name, model=model,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                cost_usd=cost_usd(self.name, model, usage),
+                finish_reason=finish, usage=_usage(response.usage), provider=self.name,
+                model=model, started=started,
             )
 
     async def stream(
@@ -229,7 +194,7 @@ class AnthropicAdapter:
         usage = Usage()
         finish: str | None = None
         stopped = False
-        try:
+        with common.mapped_errors(self.name, _map_error):
             stream = await client.messages.create(stream=True, **params)
             try:
                 async for event in stream:
@@ -263,13 +228,6 @@ class AnthropicAdapter:
                 await stream.close()
             if not stopped:
                 raise errors.bad_response(self.name, "stream ended before message_stop")
-        except (errors.ProviderRetryable, errors.ProviderPermanent):
-            raise
-        except Exception as exc:
-            mapped = _map_error(self.name, exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
         reason = _STOP_REASONS.get(str(finish), str(finish))
         if json_tool and reason == "tool_calls":
             reason = "stop"

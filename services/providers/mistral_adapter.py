@@ -15,14 +15,13 @@ import httpx2
 from mistralai.client import Mistral
 from mistralai.client import errors as mistral_errors
 
-from services.providers import errors, openai_wire
+from services.providers import common, errors, openai_wire
 from services.providers.clients import (
     MAX_CONNECTIONS,
     MAX_KEEPALIVE,
     SdkClients,
     ssl_context,
 )
-from services.providers.pricing import cost_usd
 from services.providers.types import ChatRequest, ChatResult, EmbeddingResult, StreamChunk, Usage
 
 
@@ -84,9 +83,7 @@ class MistralAdapter:
         )
 
     def _client(self, api_key: str | None) -> Mistral:
-        if not api_key:
-            raise errors.ProviderAuthFailed(f"no credential for {self.name}", provider=self.name)
-        return self._clients.get(api_key)
+        return self._clients.get(common.credential(self.name, api_key))
 
     @staticmethod
     def _params(request: ChatRequest, model: str) -> dict[str, Any]:
@@ -105,69 +102,39 @@ class MistralAdapter:
     async def complete(self, request: ChatRequest, *, model: str, api_key: str | None) -> ChatResult:
         client = self._client(api_key)
         started = time.perf_counter()
-        try:
+        with common.mapped_errors(self.name, _map_error):
             response = await client.chat.complete_async(**self._params(request, model))
-        except Exception as exc:
-            mapped = _map_error(self.name, exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
         with errors.parsing(self.name):
             choice = response.choices[0]
             message = choice.message
             content = message.content if message is not None else None
             if isinstance(content, list):  # content chunks: keep the text ones
                 content = "".join(getattr(c, "text", "") or "" for c in content)
-            usage = openai_wire.usage(response.usage)
-            return ChatResult(
+            return common.chat_result(
                 content=content if isinstance(content, str) else None,
                 tool_calls=openai_wire.tool_calls(
                     message.tool_calls if message is not None and
                     isinstance(message.tool_calls, list) else None),
                 finish_reason=str(choice.finish_reason or "stop").replace("model_length", "length"),
-                usage=usage, provider=self.name, model=model,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                cost_usd=cost_usd(self.name, model, usage),
+                usage=openai_wire.usage(response.usage), provider=self.name, model=model,
+                started=started,
             )
 
-    async def stream(
+    def stream(
         self, request: ChatRequest, *, model: str, api_key: str | None
     ) -> AsyncIterator[StreamChunk]:
-        client = self._client(api_key)
-        state = openai_wire.StreamState()
-        try:
-            stream = await client.chat.stream_async(**self._params(request, model))
-            try:
-                async for event in stream:
-                    with errors.parsing(self.name):
-                        delta = state.feed(event.data)
-                    if delta:
-                        yield StreamChunk(delta=delta)
-            finally:
-                await stream.close()
-            if state.finish_reason is None:
-                raise errors.bad_response(self.name, "stream ended before its finish_reason")
-        except (errors.ProviderRetryable, errors.ProviderPermanent):
-            raise
-        except Exception as exc:
-            mapped = _map_error(self.name, exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        final = state.final()
-        if final.finish_reason == "model_length":
-            final.finish_reason = "length"
-        yield final
+        async def open_stream() -> Any:
+            client = self._client(api_key)
+            return await client.chat.stream_async(**self._params(request, model))
+
+        return common.openai_stream(self.name, _map_error, open_stream,
+                                    feed=lambda state, event: state.feed(event.data),
+                                    finish_reasons={"model_length": "length"})
 
     async def embed(self, inputs: list[str], *, model: str, api_key: str | None) -> EmbeddingResult:
         client = self._client(api_key)
-        try:
+        with common.mapped_errors(self.name, _map_error):
             response = await client.embeddings.create_async(model=model, inputs=inputs)
-        except Exception as exc:
-            mapped = _map_error(self.name, exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
         with errors.parsing(self.name):
             data = sorted(response.data, key=lambda d: d.index or 0)
             vectors = [list(d.embedding or ()) for d in data]

@@ -117,6 +117,23 @@ def response_format(request: ChatRequest) -> dict[str, Any] | None:
     return {"type": "json_schema", "json_schema": json_schema_wrapper(fmt)}
 
 
+def chat_params(request: ChatRequest, model: str, *,
+                max_tokens_param: str = "max_tokens") -> dict[str, Any]:
+    """The `chat.completions.create` keyword arguments (unset ones left out)."""
+    return drop_none({
+        "model": model,
+        "messages": messages(request),
+        "tools": tools(request),
+        "tool_choice": tool_choice(request),
+        "response_format": response_format(request),
+        "temperature": request.temperature,
+        max_tokens_param: request.max_tokens,
+        "stop": request.stop,
+        "seed": request.seed,
+        "user": request.user,
+    })
+
+
 def bare_schema(fmt: ResponseFormat) -> dict[str, Any]:
     """The JSON schema itself, whichever form the request used."""
     schema = fmt.json_schema or {"type": "object"}
