@@ -34,12 +34,6 @@ log = logging.getLogger("ai_middleware")
 
 
 
-def _pools(settings: Settings) -> list[str]:
-    from workers.pools import POOLS
-
-    return list(POOLS)
-
-
 _EXAMPLE_BODY = '{"kind":"model","payload":{"messages":[{"role":"user","content":"hi"}]}}'
 
 
@@ -62,7 +56,7 @@ async def _dev_key_hook(ctx: Context) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(raw)
         path.chmod(0o600)
-    await register_raw_key(ctx, "dev", raw, name="development")
+    await register_raw_key(ctx.config, "dev", raw, name="development")
     port = ctx.settings.app.port
     print(f"\n  ai-middleware is up on http://127.0.0.1:{port}  (org 'dev')\n"
           f"  Development API key: {raw}\n"
@@ -80,15 +74,20 @@ def build_app(settings: Settings | None = None, *, with_workers: bool | None = N
     settings = settings or load_settings()
     run_workers = with_workers if with_workers is not None else (
         not settings.rabbit.url or settings.app.consumer_status)
-    from services.metrics.setup import open_metrics
-    from services.observability.sampler import depth_sampler_hook
+    from services.observability.sampler import start_queue_sampler
+    from workers.pools import pool_names
 
-    hooks: list[Callable[[Any], Awaitable[Any]]] = [_dev_key_hook, open_metrics, depth_sampler_hook]
+    async def open_metrics(ctx: Context) -> None:
+        await ctx.metrics.open()
+
+    async def sample_queues(ctx: Context) -> Callable[[], Awaitable[None]]:
+        return await start_queue_sampler(ctx.broker, ctx.settings.app.queue_depth_interval_s)
+
+    hooks: list[Callable[[Any], Awaitable[Any]]] = [_dev_key_hook, open_metrics, sample_queues]
     if run_workers:
-        pools = _pools(settings)
 
         async def workers_hook(ctx: Context) -> Callable[[], Awaitable[None]]:
-            return await start_runner(ctx, pools)
+            return (await start_runner(ctx, pool_names(ctx))).stop
 
         hooks.append(workers_hook)
     return create_app(settings, hooks=hooks)
@@ -145,7 +144,7 @@ def keys_create(org: Annotated[str, typer.Option(help="org id")],
     async def run() -> str:
         ctx = await build_context(load_settings(), role="cli")
         try:
-            return await create_api_key(ctx, org, name)
+            return await create_api_key(ctx.config, org, name)
         finally:
             await ctx.close()
 
@@ -158,13 +157,12 @@ def keys_create(org: Annotated[str, typer.Option(help="org id")],
 def reencrypt_credentials() -> None:
     """Re-seal every provider credential under the first ENCRYPTION_KEYS key (after putting
     a new key first); the old key can be removed once this has run."""
-    from services.config.runtime import credentials_of
     from services.context import build_context
 
     async def run() -> int:
         ctx = await build_context(load_settings(), role="cli")
         try:
-            return await credentials_of(ctx).reencrypt_all()
+            return await ctx.credentials.reencrypt_all()
         finally:
             await ctx.close()
 

@@ -21,7 +21,7 @@ CtxDep = Annotated[Context, Depends(get_ctx)]
 
 async def current_org(request: Request, ctx: CtxDep) -> str:
     """The org of the API key in `Authorization: Bearer <key>`; 401 without a valid one."""
-    org_id = await authenticate(ctx, request.headers.get("authorization"))
+    org_id = await authenticate(ctx.config, ctx.keys, request.headers.get("authorization"))
     request.state.org_id = org_id
     return org_id
 

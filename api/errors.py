@@ -38,8 +38,8 @@ def _platform(request: Request, exc: Exception) -> Json:
     assert isinstance(exc, PlatformError)
     body: dict[str, Any] = {"code": exc.code, "message": exc.message, **exc.details}
     headers = {}
-    if isinstance(exc, Invalid) and exc.field:
-        body["fields"] = [{"field": exc.field, "reason": exc.message}]
+    if isinstance(exc, Invalid) and exc.fields:
+        body["fields"] = exc.fields
     if isinstance(exc, Retryable) and exc.status in (429, 503):
         headers["Retry-After"] = str(max(1, round(exc.retry_after_s or 5)))
     if exc.status >= 500:

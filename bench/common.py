@@ -16,6 +16,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,3 +112,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(30)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+async def execute_chat(ctx: Any, body: dict[str, Any], *, org_id: str) -> dict[str, Any]:
+    """The model executor's result for one chat request, without a job record (what the
+    lifecycle hands the executor, minus the job store)."""
+    from services.chat.schemas import ChatJobPayload
+
+    executor = ctx.executors.get("model")
+    outcome = await executor.complete(ChatJobPayload.model_validate(body), org_id=org_id)
+    return dict(outcome.result)

@@ -91,9 +91,9 @@ async def throughput(env: dict[str, str], seconds: int, connections: int) -> Non
 
 
 async def capacity(env: dict[str, str], jobs: int, latency_ms: int) -> None:
+
     from services.context import build_context
     from services.jobs.model import JobKind
-    from services.jobs.service import submit
 
     prefix = unique_prefix()
     ctx = await build_context(settings_for(env, prefix))
@@ -102,7 +102,7 @@ async def capacity(env: dict[str, str], jobs: int, latency_ms: int) -> None:
                "messages": [{"role": "user", "content": "hold"}]}
     ids: list[str] = []
     for start in range(0, jobs, 500):
-        created = await asyncio.gather(*(submit(ctx, "bench", JobKind.MODEL, payload)
+        created = await asyncio.gather(*(ctx.lifecycle.submit("bench", JobKind.MODEL, payload)
                                          for _ in range(min(500, jobs - start))))
         ids += [c.job.id for c in created]
     worker = spawn(["index.py", "worker", "--pool", "model"],

@@ -45,8 +45,8 @@ from services.broker.base import Delivery
 from services.broker.queues import Queue
 from services.context import Context, build_context
 from services.metrics.outbox import metrics_outbox
+from services.metrics.runtime import pool_prefetch
 from services.metrics.schemas import MetricBatch, MetricEvent, decode_events
-from services.metrics.setup import open_metrics, pool_prefetch
 from services.observability.prom import METRICS_ROWS
 from workers.process import start_runner
 from workers.runner import Consumer, Runner
@@ -90,7 +90,7 @@ async def run(n: int, batch_size: int, outbox_events: int, *, references: bool =
     )
     ctx = await build_context(settings, role="worker")
     try:
-        await open_metrics(ctx)
+        await ctx.metrics.open()
         await ctx.broker.declare([Queue.METRICS.value])
         publish_s = await _publish(ctx, n)
         messages = await ctx.broker.depth(Queue.METRICS.value)
@@ -104,7 +104,7 @@ async def run(n: int, batch_size: int, outbox_events: int, *, references: bool =
         gc.collect()
         base = METRICS_ROWS._value.get()  # the sink-only phase counted too: start from here
         started, cpu = time.perf_counter(), time.process_time()
-        stop = await start_runner(ctx, ["metrics"])
+        stop = (await start_runner(ctx, ["metrics"])).stop
         while METRICS_ROWS._value.get() - base < n:
             await asyncio.sleep(0.005)
         ingest_s, cpu = time.perf_counter() - started, time.process_time() - cpu

@@ -141,7 +141,7 @@ async def platform(sim_url: str, env: dict[str, str] | None, *, workers: bool) -
 
     assert ctx.chat is not None
     ctx.chat.credentials = credential
-    stop_workers = await start_runner(ctx, ["model"]) if workers else None
+    stop_workers = (await start_runner(ctx, ["model"])).stop if workers else None
     try:
         yield ctx
     finally:
@@ -176,7 +176,7 @@ async def direct(sim_url: str, rate: float, seconds: float, name: str) -> Figure
 
 async def inline(sim_url: str, env: dict[str, str] | None, rate: float, seconds: float,
                  name: str, *, cache: bool) -> Figures:
-    from services.chat.executor import execute_chat
+    from bench.common import execute_chat
 
     async with platform(sim_url, env, workers=False) as ctx:
         return await at_rate(name, lambda: execute_chat(ctx, {
@@ -186,7 +186,6 @@ async def inline(sim_url: str, env: dict[str, str] | None, rate: float, seconds:
 
 async def queued(sim_url: str, env: dict[str, str] | None, rate: float, seconds: float,
                  name: str) -> Figures:
-    from services.jobs import service
     from services.jobs.model import JobKind
 
     async with platform(sim_url, env, workers=True) as ctx:
@@ -196,10 +195,9 @@ async def queued(sim_url: str, env: dict[str, str] | None, rate: float, seconds:
         stages: list[tuple[float, float, float, float]] = []
 
         async def submit_and_wait() -> None:
-            body = service.parse_payload(JobKind.MODEL, {
-                "provider": "openai", "model": MODEL, "messages": _messages(), "cache": False})
+            body = {"provider": "openai", "model": MODEL, "messages": _messages(), "cache": False}
             began = time.time()
-            created = await service.submit(ctx, "bench", JobKind.MODEL, body)
+            created = await ctx.lifecycle.submit("bench", JobKind.MODEL, body)
             submitted = time.time()
             job = await ctx.jobs.wait(created.job.id, 30)
             woken = time.time()
@@ -220,8 +218,8 @@ async def queued(sim_url: str, env: dict[str, str] | None, rate: float, seconds:
 async def inline_job(sim_url: str, rate: float, seconds: float, name: str) -> Figures:
     """The inline path as POST /v1/chat/completions runs it (job record + executor + job
     listeners), without the HTTP hop; prints what each job listener costs."""
-    from services.bridges.inline import run_inline
     from services.chat.schemas import ChatJobPayload
+    from services.jobs.events import JobListeners
     from services.jobs.model import JobKind
 
     async with platform(sim_url, None, workers=False) as ctx:
@@ -230,21 +228,21 @@ async def inline_job(sim_url: str, rate: float, seconds: float, name: str) -> Fi
         def timed(listener: Any) -> Any:
             label = getattr(listener, "__qualname__", repr(listener))
 
-            async def wrapper(c: Any, job: Any) -> None:
+            async def wrapper(job: Any) -> None:
                 started = time.perf_counter()
                 try:
-                    await listener(c, job)
+                    await listener(job)
                 finally:
                     spent.setdefault(label, []).append((time.perf_counter() - started) * 1000)
 
             return wrapper
 
-        ctx.extras["job_listeners"] = [timed(f) for f in ctx.extras.get("job_listeners", [])]
+        ctx.lifecycle.listeners = JobListeners([timed(f) for f in ctx.lifecycle.listeners])
         def payload() -> ChatJobPayload:
             return ChatJobPayload.model_validate({
                 "provider": "openai", "model": MODEL, "messages": _messages(), "cache": False})
 
-        figures = await at_rate(name, lambda: run_inline(ctx, "bench", JobKind.MODEL, payload(), {}),
+        figures = await at_rate(name, lambda: ctx.lifecycle.run_inline("bench", JobKind.MODEL, payload(), {}),
                                 rate, seconds)
         for label, values in spent.items():
             print(f"  job listener {label}: median {percentile(values, 0.5):.2f} ms", flush=True)
@@ -253,7 +251,7 @@ async def inline_job(sim_url: str, rate: float, seconds: float, name: str) -> Fi
 
 async def cache_hit(sim_url: str, env: dict[str, str] | None, rate: float, seconds: float,
                     name: str, *, from_redis: bool) -> Figures:
-    from services.chat.executor import execute_chat
+    from bench.common import execute_chat
 
     body = {"provider": "openai", "model": MODEL,
             "messages": [{"role": "user", "content": "the cached question"}]}
@@ -302,7 +300,7 @@ async def http(sim_url: str, rate: float, seconds: float, name: str) -> Figures:
 async def sequential(sim_url: str, env: dict[str, str], n: int = 200, rounds: int = 3) -> None:
     import openai
 
-    from services.chat.executor import execute_chat
+    from bench.common import execute_chat
 
     client = openai.AsyncOpenAI(api_key=KEY, base_url=sim_url + "/openai/v1", max_retries=0)
     async with platform(sim_url, None, workers=False) as embedded, \

@@ -60,7 +60,6 @@ from services.observability.prom import WEBHOOK_DELIVERIES
 from services.webhooks import service
 from services.webhooks.dispatch import on_job_finished
 from services.webhooks.models import Attempt, Delivery
-from services.webhooks.runtime import runtime_of
 from services.webhooks.signing import signature_headers
 from workers.process import start_runner
 
@@ -127,7 +126,7 @@ def settings_for(backend: str, per_endpoint: int, prefix: str) -> Settings:
 async def pipeline(ctx: Context, n: int, deadline_s: float) -> dict[str, float]:
     started = time.perf_counter()
     for offset in range(0, n, LISTENER_CONCURRENCY):
-        await asyncio.gather(*(on_job_finished(ctx, Job(
+        await asyncio.gather(*(on_job_finished(ctx.webhooks, Job(
             org_id="org-bench", kind=JobKind.MODEL, status=JobStatus.SUCCEEDED,
             result={"content": "x" * 200}, finished_at=time.time()))
             for _ in range(min(LISTENER_CONCURRENCY, n - offset))))
@@ -136,7 +135,7 @@ async def pipeline(ctx: Context, n: int, deadline_s: float) -> dict[str, float]:
     success = WEBHOOK_DELIVERIES.labels("success")
     before = success._value.get()
     cpu_started, started = time.process_time(), time.perf_counter()
-    stop = await start_runner(ctx, ["webhooks"])
+    stop = (await start_runner(ctx, ["webhooks"])).stop
     while success._value.get() - before < n:
         if time.perf_counter() - started > deadline_s:
             raise SystemExit(f"deadline: {success._value.get() - before:.0f} delivered")
@@ -150,7 +149,7 @@ async def pipeline(ctx: Context, n: int, deadline_s: float) -> dict[str, float]:
 async def store_alone(ctx: Context, concurrency: int) -> float:
     """What the delivery path asks of the store, alone: `load` then `add_attempt`, for each
     delivery the pipeline made, `concurrency` at a time."""
-    store = runtime_of(ctx).store
+    store = ctx.webhooks.store
     found, cursor = [], None
     while True:
         page = await store.list_deliveries("org-bench", limit=200, cursor=cursor)

@@ -1,122 +1,150 @@
-"""The clients a process needs, built once at start-up and passed to every handler.
+"""The composition root: every client and domain service a process holds, built once at
+start-up by `build_context` and handed to the API routes and worker handlers.
 
-`build_context` picks the embedded or the production adapter for each port from the
-settings (a URL set means the real service) and connects them; `Context.close` releases
-them. Nothing here runs at import time.
+Each domain is constructed from exactly the dependencies it needs and never imports this
+module (import-linter's contracts in pyproject.toml enforce it). Nothing is built lazily
+and no field is filled after construction. `build_context` picks the embedded or the
+production adapter for each port from the settings (a URL set means the real service);
+`Context.close` releases everything in the reverse order it was opened.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from config import Settings
+from services.auth.service import KeyCache
+from services.bridges.service import BridgeService
 from services.broker.base import Broker
+from services.chat.executor import ChatExecutor
+from services.chat.runtime import ChatRuntime, build_runtime
+from services.config.factory import create_config_store
+from services.config.runtime import start_config_services
 from services.config.store import ConfigStore
+from services.credentials.resolve import OrgCredentials
+from services.credentials.service import CredentialService
+from services.jobs.events import JobListeners
+from services.jobs.executor import ExecutorRegistry
+from services.jobs.lifecycle import JobLifecycle
+from services.jobs.model import JobKind
+from services.jobs.runtime import create_job_store, create_stream_store
 from services.jobs.store import JobStore
+from services.jobs.stream_store import StreamStore
+from services.metrics.runtime import Metrics, build_metrics
+from services.providers.registry import ProviderRegistry, build_registry
+from services.webhooks.dispatch import on_job_finished
+from services.webhooks.runtime import Webhooks, build_webhooks, create_store
+from services.webhooks.service import validate_url
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from services.bridges.service import BridgeService
-    from services.chat.runtime import ChatRuntime
-    from services.credentials.service import CredentialService
-    from services.metrics.sink import MetricsSink
-    from services.providers.registry import ProviderRegistry
-    from services.webhooks.runtime import Webhooks
 
-
-@dataclass
+@dataclass(frozen=True)
 class Context:
     settings: Settings
+    # Process role, tagged on connections and logs: "all", "api", "worker" or "cli".
+    role: str
     broker: Broker
+    # The shared Redis client (None on the embedded backend).
+    redis: Redis | None
     jobs: JobStore
+    # Queued streaming jobs' chunks, for SSE readers on any API process.
+    streams: StreamStore
     config: ConfigStore
-    # The shared Redis client (None on the embedded backend): cache, breakers, streams.
-    redis: Redis | None = None
-    # Provider name -> adapter (services/providers/registry.py).
-    providers: ProviderRegistry | None = None
-    # Process role, tagged on connections and logs: "all", "api" or "worker".
-    role: str = "all"
-    # Where metric rows go and usage is read (services.metrics.setup; opened on first use).
-    metrics: MetricsSink | None = None
-    # Webhook store, HTTP client and limits (services.webhooks.runtime.install).
-    webhooks: Webhooks | None = None
-    # Bridge configs and provider credentials, cached with cross-process invalidation
-    # (services.config.runtime.start_config_services).
-    bridges: BridgeService | None = None
-    credentials: CredentialService | None = None
-    # The chat executor's providers, breaker, cache and streams (services.chat.runtime).
-    chat: ChatRuntime | None = None
-    # Domain services attach here at start-up (providers, cache, metrics, webhooks...).
-    extras: dict[str, Any] = field(default_factory=dict)
-    _closers: list[Any] = field(default_factory=list)
-
-    def on_close(self, closer: Any) -> None:
-        """Register an async callable to run at shutdown (last registered runs first)."""
-        self._closers.append(closer)
+    keys: KeyCache
+    bridges: BridgeService
+    credentials: CredentialService
+    providers: ProviderRegistry
+    chat: ChatRuntime
+    webhooks: Webhooks
+    metrics: Metrics
+    executors: ExecutorRegistry
+    lifecycle: JobLifecycle
+    _stack: AsyncExitStack
 
     async def close(self) -> None:
-        for closer in reversed(self._closers):
-            await closer()
-        self._closers.clear()
+        await self._stack.aclose()
+
+
+def default_executors(chat: ChatRuntime) -> ExecutorRegistry:
+    """One executor per job kind; a kind is added here with one line."""
+    registry = ExecutorRegistry()
+    registry.register(ChatExecutor(chat, kind=JobKind.MODEL))
+    registry.register(ChatExecutor(chat, kind=JobKind.CHATBOT))
+    registry.register(ChatExecutor(chat, kind=JobKind.RAG))
+    return registry
 
 
 async def build_context(settings: Settings, *, role: str = "all") -> Context:
-    redis_client = None
-    jobs: JobStore
-    if settings.redis.url:
-        from services.common.redis import create_redis
-        from services.jobs.redis_store import RedisJobStore
+    stack = AsyncExitStack()
+    try:
+        return await _build(settings, role, stack)
+    except BaseException:
+        await stack.aclose()
+        raise
 
-        redis_client = create_redis(settings, role=role)
-        jobs = RedisJobStore(redis_client, settings)
-    else:
-        from services.jobs.memory_store import MemoryJobStore
 
-        jobs = MemoryJobStore(settings)
+def _redis(settings: Settings, role: str) -> Redis | None:
+    if not settings.redis.url:
+        return None
+    from services.common.redis import create_redis
 
-    broker: Broker
+    return create_redis(settings, role=role)
+
+
+def _broker(settings: Settings, role: str) -> Broker:
     if settings.rabbit.url:
         from services.broker.rabbit import RabbitBroker
 
-        broker = RabbitBroker(settings.rabbit, role=role)
-    else:
-        from services.broker.memory import MemoryBroker
+        return RabbitBroker(settings.rabbit, role=role)
+    from services.broker.memory import MemoryBroker
 
-        broker = MemoryBroker(delivery_limit=settings.rabbit.delivery_limit)
+    return MemoryBroker(delivery_limit=settings.rabbit.delivery_limit)
 
-    from services.config.factory import create_config_store
 
-    config_store = create_config_store(settings)
-
-    ctx = Context(settings=settings, broker=broker, jobs=jobs, config=config_store,
-                  redis=redis_client, role=role)
-    await config_store.connect()
-    ctx.on_close(config_store.close)
+async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Context:
+    redis = _redis(settings, role)
+    if redis is not None:
+        stack.push_async_callback(redis.aclose)
+    jobs = create_job_store(settings, redis)
+    stack.push_async_callback(jobs.close)
+    streams = create_stream_store(settings, redis)
+    broker = _broker(settings, role)
     await broker.connect()
-    ctx.on_close(broker.close)
-    ctx.on_close(jobs.close)
-    if redis_client is not None:
-        ctx.on_close(redis_client.aclose)
-    from services.config.runtime import start_config_services
+    stack.push_async_callback(broker.close)
+    config = create_config_store(settings)
+    await config.connect()
+    stack.push_async_callback(config.close)
 
-    await start_config_services(ctx)
-    from services.metrics.setup import install_metrics
+    config_services = await start_config_services(settings, config, redis)
+    stack.push_async_callback(config_services.close)
+    metrics = await build_metrics(settings.timescale, broker, role=role)
+    stack.push_async_callback(metrics.close)
+    webhooks = build_webhooks(settings, create_store(settings, redis), broker)
+    stack.push_async_callback(webhooks.close)
+    providers = build_registry(settings)
+    stack.push_async_callback(providers.aclose)
+    chat = build_runtime(settings, redis, providers=providers,
+                         credentials=OrgCredentials(config_services.credentials))
+    stack.push_async_callback(chat.close)
 
-    await install_metrics(ctx)
-    from services.webhooks.runtime import install as install_webhooks
-
-    install_webhooks(ctx)
-    from services.providers.registry import build_registry
-
-    ctx.providers = build_registry(settings)
-    ctx.on_close(ctx.providers.aclose)
-    from services.chat.runtime import attach_runtime
-
-    attach_runtime(ctx)
-    return ctx
+    executors = default_executors(chat)
+    listeners = JobListeners([metrics.publish, partial(on_job_finished, webhooks)])
+    lifecycle = JobLifecycle(
+        store=jobs, broker=broker, executors=executors, listeners=listeners, streams=streams,
+        settings=settings.jobs, check_webhook_url=partial(validate_url, webhooks),
+    )
+    return Context(
+        settings=settings, role=role, broker=broker, redis=redis, jobs=jobs, streams=streams,
+        config=config, keys=KeyCache(), bridges=config_services.bridges,
+        credentials=config_services.credentials, providers=providers, chat=chat,
+        webhooks=webhooks, metrics=metrics, executors=executors, lifecycle=lifecycle, _stack=stack,
+    )
 
 
 def data_path(settings: Settings, name: str) -> Path:

@@ -65,9 +65,12 @@ class Invalid(PlatformError):
     code = "invalid_request"
     status = 422
 
-    def __init__(self, message: str, *, field: str | None = None, **kw: Any) -> None:
+    def __init__(self, message: str, *, field: str | None = None,
+                 fields: list[dict[str, str]] | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.field = field
+        # Several fields at once ({"field", "reason"} each), e.g. from a payload's validation.
+        self.fields = fields or ([{"field": field, "reason": message}] if field else [])
 
 
 class Unauthorized(PlatformError):

@@ -82,7 +82,7 @@ async def _delete_queues(settings: Settings) -> None:
 
 
 async def new_key(ctx: Context, org: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {await create_api_key(ctx, org)}"}
+    return {"Authorization": f"Bearer {await create_api_key(ctx.config, org)}"}
 
 
 def real_only() -> bool:

@@ -4,17 +4,25 @@ simulator behind every provider, a fixed test credential.
     settings = chat_settings("embedded", unique, tmp_path, sim_url=sim.url)
     async with chat_context(settings) as ctx:
         result = await execute_chat(ctx, payload("hi"), org_id="org-a")
+
+`execute_chat` / `stream_chat` call the context's model executor (services/chat/executor.py)
+directly, without recording a job: what the lifecycle hands it, minus the job store.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator as _AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from config import CacheSettings, ChatSettings, ProvidersSettings, ResilienceSettings, Settings
+from services.chat.executor import ChatExecutor
+from services.chat.schemas import ChatJobPayload
 from services.context import Context
+from services.jobs.executor import RunAttempts, StreamEvent
+from services.jobs.model import JobKind
 from tests.backends import context, make_settings
 
 TEST_KEY = "sk-test-credential-0123456789"
@@ -61,3 +69,28 @@ async def upstream_calls(sim: Any, model: str) -> int:
     """Requests the simulator received for `model` (its stats endpoint, over HTTP)."""
     stats = await sim.stats()
     return int(stats["by_model"].get(model, 0))
+
+
+def model_executor(ctx: Context) -> ChatExecutor:
+    executor = ctx.executors.get(JobKind.MODEL)
+    assert isinstance(executor, ChatExecutor)
+    return executor
+
+
+async def execute_chat(
+    ctx: Context, body: dict[str, Any] | ChatJobPayload, *, org_id: str,
+    attempts: RunAttempts | None = None, deadline: float | None = None,
+) -> dict[str, Any]:
+    """The model executor's result for one chat request (no job record)."""
+    request = body if isinstance(body, ChatJobPayload) else ChatJobPayload.model_validate(body)
+    outcome = await model_executor(ctx).complete(request, org_id=org_id, attempts=attempts,
+                                                 deadline=deadline)
+    return outcome.result
+
+
+async def stream_chat(
+    ctx: Context, body: dict[str, Any] | ChatJobPayload, *, org_id: str,
+) -> _AsyncIterator[StreamEvent]:
+    request = body if isinstance(body, ChatJobPayload) else ChatJobPayload.model_validate(body)
+    async for event in model_executor(ctx).complete_stream(request, org_id=org_id):
+        yield event

@@ -53,7 +53,7 @@ async def platform(backend: str, unique: str, data_dir: Path, *, workers: bool =
     settings = make_settings(backend, unique, data_dir, **jobs)
     async with context(settings) as ctx:
         await ctx.broker.declare(["jobs.model", "jobs.chatbot", "jobs.rag"])
-        stop = await start_runner(ctx, pools or ["model", "chatbot"]) if workers else None
+        stop = (await start_runner(ctx, pools or ["model", "chatbot"])).stop if workers else None
         app = create_app(settings, ctx=ctx)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=30) as client:

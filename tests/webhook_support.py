@@ -195,7 +195,7 @@ async def webhook_platform(
 ) -> AsyncIterator[WebhookPlatform]:
     settings = webhook_settings(backend, unique, data_dir, **overrides)
     async with context(settings) as ctx:
-        stop = await start_runner(ctx, list(pools))
+        stop = (await start_runner(ctx, list(pools))).stop
         app = create_app(settings, ctx=ctx)
         transport = httpx.ASGITransport(app=app)
         try:

@@ -1,61 +1,62 @@
 """Named worker pools: which queues `python index.py worker --pool NAME` consumes.
 
-A domain adds its pool to POOLS: a function from the Context to its consumers.
+Every registered job kind is a pool of its own (`model`, `chatbot`, `rag`, and any kind a
+deployment adds to the executor registry); `webhooks` and `metrics` are the delivery pools.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from services.broker.queues import Queue, dead_letter_queue
-from services.metrics.setup import open_metrics
+from services.broker.queues import Queue, dead_letter_queue, job_queue
+from services.context import Context
+from services.metrics.runtime import pool_prefetch
 from workers.handlers import jobs, metrics, webhooks
 from workers.runner import Consumer
 
-if TYPE_CHECKING:
-    from services.context import Context
-
-PoolBuilder = Callable[["Context"], list[Consumer]]
+# Dead-lettered messages are rare; a few at once is plenty.
+DEAD_LETTER_CONCURRENCY = 10
 
 
-def _job_pool(queue: Queue) -> PoolBuilder:
-    def build(ctx: Context) -> list[Consumer]:
-        return [
-            Consumer(queue.value, jobs.handle, ctx.settings.jobs.concurrency),
-            Consumer(dead_letter_queue(queue.value), jobs.handle_dead, 10),
-        ]
-
-    return build
+def _job_pool(ctx: Context, kind: str) -> list[Consumer]:
+    queue = job_queue(kind)
+    return [
+        Consumer(queue, jobs.handler(ctx.lifecycle), ctx.settings.jobs.concurrency),
+        Consumer(dead_letter_queue(queue), jobs.dead_handler(ctx.lifecycle), DEAD_LETTER_CONCURRENCY),
+    ]
 
 
 def _metrics_pool(ctx: Context) -> list[Consumer]:
-    # Migrate at start-up (run_worker runs worker_hooks); its dead letters wait for replay.
-    ctx.extras.setdefault("worker_hooks", []).append(open_metrics)
-    return [Consumer(Queue.METRICS.value, metrics.handle, metrics.prefetch(ctx))]
+    return [Consumer(Queue.METRICS.value, metrics.handler(ctx.metrics.batcher),
+                     pool_prefetch(ctx.settings.timescale))]
 
 
 def _webhooks_pool(ctx: Context) -> list[Consumer]:
     # Deliveries mostly wait on receivers, so in-flight count, not CPU, is the limit.
     return [
-        Consumer(Queue.WEBHOOKS.value, webhooks.handle, ctx.settings.webhooks.concurrency),
-        Consumer(dead_letter_queue(Queue.WEBHOOKS.value), webhooks.handle_dead, 10),
+        Consumer(Queue.WEBHOOKS.value, webhooks.handler(ctx.webhooks), ctx.settings.webhooks.concurrency),
+        Consumer(dead_letter_queue(Queue.WEBHOOKS.value), webhooks.dead_handler(ctx.webhooks),
+                 DEAD_LETTER_CONCURRENCY),
     ]
 
 
-POOLS: dict[str, PoolBuilder] = {
-    "model": _job_pool(Queue.MODEL),
-    "chatbot": _job_pool(Queue.CHATBOT),
-    "rag": _job_pool(Queue.RAG),
+DELIVERY_POOLS: dict[str, Callable[[Context], list[Consumer]]] = {
     "metrics": _metrics_pool,
     "webhooks": _webhooks_pool,
 }
 
 
+def pool_names(ctx: Context) -> list[str]:
+    return [*ctx.executors.kinds(), *DELIVERY_POOLS]
+
+
 def consumers_for(ctx: Context, pools: list[str]) -> list[Consumer]:
     out: list[Consumer] = []
     for pool in pools:
-        if pool not in POOLS:
-            raise ValueError(f"unknown pool {pool!r}; known: {', '.join(POOLS)}")
-        out += POOLS[pool](ctx)
+        if pool in DELIVERY_POOLS:
+            out += DELIVERY_POOLS[pool](ctx)
+        elif pool in ctx.executors:
+            out += _job_pool(ctx, pool)
+        else:
+            raise ValueError(f"unknown pool {pool!r}; known: {', '.join(pool_names(ctx))}")
     return out

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
 
 from config import Settings
 from services.context import Context, build_context
@@ -16,16 +15,15 @@ from workers.runner import Runner
 log = logging.getLogger(__name__)
 
 
-async def start_runner(ctx: Context, pools: list[str]) -> Callable[[], Awaitable[None]]:
-    """Start consuming `pools` on `ctx`; returns the function that drains them."""
-    runner = Runner(ctx, consumers_for(ctx, pools))
-    ctx.extras["runner"] = runner
+async def start_runner(ctx: Context, pools: list[str]) -> Runner:
+    """Start consuming `pools` on `ctx`; `await runner.stop()` drains them. The metrics pool
+    migrates its database first (best effort)."""
+    if "metrics" in pools:
+        await ctx.metrics.open()
+    runner = Runner(ctx.broker, consumers_for(ctx, pools), prefetch=ctx.settings.rabbit.prefetch,
+                    drain_grace_s=ctx.settings.jobs.drain_grace_s)
     await runner.start()
-
-    async def stop() -> None:
-        await runner.drain(ctx.settings.jobs.drain_grace_s)
-
-    return stop
+    return runner
 
 
 async def run_worker(settings: Settings, pools: list[str]) -> None:
@@ -37,12 +35,10 @@ async def run_worker(settings: Settings, pools: list[str]) -> None:
         loop.add_signal_handler(sig, stopping.set)
     server = serve_worker_metrics(settings.app.metrics_port)
     try:
-        stop = await start_runner(ctx, pools)
-        for hook in ctx.extras.get("worker_hooks", []):
-            await hook(ctx)
+        runner = await start_runner(ctx, pools)
         await stopping.wait()
         log.info("signal received; draining")
-        await stop()
+        await runner.stop()
     finally:
         await ctx.close()
         if server is not None:

@@ -15,18 +15,15 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from services.broker.base import Delivery, OutgoingMessage, Subscription
+from services.broker.base import Broker, Delivery, OutgoingMessage, Subscription
 from services.common.logging import job_id_var
 from services.errors import Permanent, Retryable
 from services.observability.prom import JOBS_IN_FLIGHT
 
-if TYPE_CHECKING:
-    from services.context import Context
-
 log = logging.getLogger(__name__)
-QueueHandler = Callable[["Context", Delivery], Awaitable[None]]
+# A queue's handler, bound at start-up to the domain objects it needs (workers/pools.py).
+QueueHandler = Callable[[Delivery], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +35,11 @@ class Consumer:
 
 
 class Runner:
-    def __init__(self, ctx: Context, consumers: list[Consumer]) -> None:
-        self.ctx = ctx
+    def __init__(self, broker: Broker, consumers: list[Consumer], *, prefetch: int,
+                 drain_grace_s: float = 30.0) -> None:
+        self.broker = broker
+        self.prefetch = prefetch
+        self.drain_grace_s = drain_grace_s
         self.consumers = consumers
         self._subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -49,9 +49,9 @@ class Runner:
         return len(self._tasks)
 
     async def start(self) -> None:
-        broker = self.ctx.broker
+        broker = self.broker
         await broker.declare(sorted({c.queue for c in self.consumers if not c.queue.endswith(".dead")}))
-        per_channel = self.ctx.settings.rabbit.prefetch
+        per_channel = self.prefetch
         for consumer in self.consumers:
             # Prefetch is per channel (RabbitMQ recommends 100-300): when the concurrency
             # wanted is higher, spread it over more channels, each with its own prefetch.
@@ -81,13 +81,13 @@ class Runner:
 
     async def _dispatch(self, consumer: Consumer, delivery: Delivery) -> None:
         try:
-            await consumer.handler(self.ctx, delivery)
+            await consumer.handler(delivery)
         except asyncio.CancelledError:
             # Drain ran out of time: leave the message unacked so the broker redelivers it.
             raise
         except Retryable as exc:
             try:
-                await self.ctx.broker.publish(
+                await self.broker.publish(
                     consumer.queue,
                     OutgoingMessage(delivery.body, delivery.message_id, dict(delivery.headers)),
                     delay_s=exc.retry_after_s or 1.0,
@@ -107,6 +107,10 @@ class Runner:
             await delivery.requeue()
             return
         await delivery.ack()
+
+    async def stop(self) -> None:
+        """Drain with the grace the runner was built with (jobs.drain_grace_s)."""
+        await self.drain(self.drain_grace_s)
 
     async def drain(self, grace_s: float) -> None:
         """Stop taking messages, let in-flight ones finish for `grace_s`, cancel the rest.

@@ -13,11 +13,8 @@ from fastapi import APIRouter, Header
 
 from api.deps import CtxDep, OrgDep
 from api.responses import Json
-from services.bridges.inline import run_inline
 from services.bridges.run import BridgeRunRequest, bridge_meta, build_payload, job_kind
 from services.bridges.validate import webhook_target
-from services.config.runtime import bridges_of
-from services.jobs import service as jobs
 from services.jobs.model import Job
 
 router = APIRouter(prefix="/api/v2/model", tags=["bridges"])
@@ -34,19 +31,19 @@ async def run_bridge(
     body: BridgeRunRequest, ctx: CtxDep, org_id: OrgDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Json:
-    resolved = await bridges_of(ctx).resolve(org_id, body.ref)
+    resolved = await ctx.bridges.resolve(org_id, body.ref)
     payload = build_payload(resolved, body.chat_messages(), variables=body.variables,
                             thread_id=body.thread_id)
     delivery = body.response_format or resolved.spec.response_format
     kind, meta = job_kind(resolved), bridge_meta(resolved)
     if delivery.type == "default":
-        job = await run_inline(ctx, org_id, kind, payload, meta)
+        job = await ctx.lifecycle.run_inline(org_id, kind, payload, meta)
         return Json(_body(job), status_code=200)
     request = payload.model_dump(mode="json", exclude_none=True)
     if delivery.type == "webhook":
         request["webhook"] = webhook_target(delivery)
-    created = await jobs.submit(ctx, org_id, kind, request, idempotency_key=idempotency_key,
-                                meta=meta)
+    created = await ctx.lifecycle.submit(org_id, kind, request, idempotency_key=idempotency_key,
+                                         meta=meta)
     headers = {"Location": f"/api/v1/jobs/{created.job.id}"}
     if not created.created:
         headers["Idempotent-Replayed"] = "true"

@@ -1,4 +1,4 @@
-"""GET /api/v1/jobs/{id}/events: a job's progress as Server-Sent Events (services/chat/relay)."""
+"""GET /api/v1/jobs/{id}/events: a job's progress as Server-Sent Events (services/jobs/relay.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
 from api.deps import CtxDep, OrgDep
-from services.chat.relay import relay_job
 from services.errors import Invalid
-from services.jobs import service
+from services.jobs.relay import relay_job
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 _EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
@@ -23,11 +22,12 @@ async def job_events(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Stream the job's chunks, then `done` or `error`; resumable with `Last-Event-ID`."""
-    job = await service.get_job(ctx, org_id, job_id)
+    job = await ctx.lifecycle.get(org_id, job_id)
     if last_event_id is not None and not _EVENT_ID.fullmatch(last_event_id):
         raise Invalid("Last-Event-ID is not an event id from this stream", field="Last-Event-ID")
     return StreamingResponse(
-        relay_job(ctx, job, last_event_id), media_type="text/event-stream",
+        relay_job(ctx.jobs, ctx.streams, job, last_event_id,
+                  heartbeat_s=ctx.settings.chat.sse_heartbeat_s), media_type="text/event-stream",
         # no-transform / X-Accel-Buffering: proxies (nginx) must not buffer the stream.
         headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"},
     )

@@ -41,7 +41,6 @@ async def ready(ctx: CtxDep) -> Json:
     probes: dict[str, Callable[[], Awaitable[None]]] = {
         "broker": ctx.broker.ping, "job_store": ctx.jobs.ping, "config_store": ctx.config.ping,
     }
-    probes.update(ctx.extras.get("ready_probes", {}))
     results = dict(zip(probes, await asyncio.gather(*(_check(p) for p in probes.values())), strict=True))
     ok = all(r["status"] == "ok" for r in results.values())
     return Json({"status": "ok" if ok else "degraded", "dependencies": results},

@@ -6,22 +6,19 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from api.deps import CtxDep, OrgDep
-from api.errors import validation_body
 from api.responses import Json
 from services.errors import Invalid
-from services.jobs import service
-from services.jobs.model import Job, JobKind, JobStatus
-from services.webhooks.service import validate_url
+from services.jobs.model import Job, JobStatus
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+(?:\.\d+)?)")
 
 
 class JobSubmit(BaseModel):
-    kind: JobKind
+    kind: str = Field(min_length=1, max_length=64, description="model, chatbot, rag, or another registered kind")
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -61,42 +58,32 @@ async def submit_job(
 ) -> Json:
     """Accept a job: 202 with its id once it is recorded and the broker confirmed it."""
     wait_s = _wait_seconds(ctx, wait, prefer)
-    try:
-        payload = service.parse_payload(body.kind, body.payload)
-    except ValidationError as exc:
-        return Json(validation_body(list(exc.errors()), prefix="payload."), status_code=422)
-    if (webhook := payload.get("webhook")) and ctx.webhooks is not None:
-        # Refuse an internal or unresolvable target now (422), not only at send time.
-        try:
-            await validate_url(ctx.webhooks, webhook["url"])
-        except Invalid as exc:
-            raise Invalid(exc.message, field="payload.webhook.url") from exc
-    created = await service.submit(ctx, org_id, body.kind, payload, idempotency_key=idempotency_key)
+    created = await ctx.lifecycle.submit(org_id, body.kind, body.payload, idempotency_key=idempotency_key)
     job = created.job
     if wait_s > 0 and not job.status.terminal:
-        job = await service.get_job(ctx, org_id, job.id, wait_s=wait_s)
+        job = await ctx.lifecycle.get(org_id, job.id, wait_s=wait_s)
     return _answer(job, replayed=not created.created)
 
 
 @router.get("/{job_id}")
 async def get_job(job_id: str, ctx: CtxDep, org_id: OrgDep, wait: WaitQuery = None,
                   prefer: PreferHeader = None) -> Json:
-    job = await service.get_job(ctx, org_id, job_id, wait_s=_wait_seconds(ctx, wait, prefer))
+    job = await ctx.lifecycle.get(org_id, job_id, wait_s=_wait_seconds(ctx, wait, prefer))
     return _answer(job)
 
 
 @router.get("")
 async def list_jobs(
-    ctx: CtxDep, org_id: OrgDep, status: JobStatus | None = None, kind: JobKind | None = None,
+    ctx: CtxDep, org_id: OrgDep, status: JobStatus | None = None, kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None,
 ) -> dict[str, Any]:
     if cursor is not None and not re.fullmatch(r"\d+(\.\d+)?:[\w-]+", cursor):
         raise Invalid("malformed cursor", field="cursor")
-    page = await service.list_jobs(ctx, org_id, status=status, kind=kind, limit=limit, cursor=cursor)
+    page = await ctx.lifecycle.list_jobs(org_id, status=status, kind=kind, limit=limit, cursor=cursor)
     return {"data": [j.public() for j in page.jobs], "next_cursor": page.next_cursor}
 
 
 @router.post("/{job_id}/cancel")
 async def cancel_job(job_id: str, ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
-    job = await service.cancel(ctx, org_id, job_id)
+    job = await ctx.lifecycle.cancel(org_id, job_id)
     return job.public()

@@ -15,7 +15,6 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from api.deps import CtxDep, OrgDep
-from services.bridges.inline import run_inline, stream_inline
 from services.compat import openai_format as fmt
 from services.compat.openai_run import list_models, prepare
 from services.compat.openai_schemas import ChatCompletionRequest
@@ -28,13 +27,13 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 async def chat_completions(
     body: ChatCompletionRequest, ctx: CtxDep, org_id: OrgDep,
 ) -> dict[str, Any] | StreamingResponse:
-    prepared = await prepare(ctx, org_id, body)
+    prepared = await prepare(ctx.bridges, ctx.settings.providers, org_id, body)
     created = int(time.time())
     if not body.stream:
-        job = await run_inline(ctx, org_id, prepared.kind, prepared.payload, prepared.meta)
+        job = await ctx.lifecycle.run_inline(org_id, prepared.kind, prepared.payload, prepared.meta)
         return fmt.completion(job.result or {}, cid=fmt.completion_id(job.id), created=created,
                               model=body.model)
-    events = stream_inline(ctx, org_id, prepared.kind, prepared.payload, prepared.meta)
+    events = ctx.lifecycle.stream_inline(org_id, prepared.kind, prepared.payload, prepared.meta)
     # The first event is awaited here, so a failure before any token is a proper HTTP error.
     job, first = await anext(events)
     writer = fmt.ChunkWriter(cid=fmt.completion_id(job.id), created=created, model=body.model)
@@ -66,4 +65,4 @@ async def chat_completions(
 
 @router.get("/models")
 async def models(ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
-    return {"object": "list", "data": await list_models(ctx, org_id)}
+    return {"object": "list", "data": await list_models(ctx.bridges, org_id)}

@@ -24,5 +24,5 @@ async def get_usage(
     start: From = None, end: To = None, group_by: GroupByQuery = None,
 ) -> Json:
     """The caller's org usage over [from, to), one entry per group plus the totals."""
-    report = await usage_report(ctx, org_id, start=start, end=end, group_by=group_by)
+    report = await usage_report(ctx.metrics.sink, org_id, start=start, end=end, group_by=group_by)
     return Json(report.model_dump(mode="json", by_alias=True))

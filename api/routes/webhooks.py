@@ -41,14 +41,14 @@ class Rotation(BaseModel):
 
 @router.get("/endpoints")
 async def list_endpoints(ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
-    return {"data": [e.public() for e in await service.list_endpoints(ctx, org_id)]}
+    return {"data": [e.public() for e in await service.list_endpoints(ctx.webhooks, org_id)]}
 
 
 @router.post("/endpoints", status_code=201)
 async def create_endpoint(body: EndpointCreate, ctx: CtxDep, org_id: OrgDep) -> Json:
     """Register an endpoint. The response carries its signing secret: the only time it shows."""
     endpoint, secret = await service.create_endpoint(
-        ctx, org_id, url=body.url, description=body.description,
+        ctx.webhooks, org_id, url=body.url, description=body.description,
         event_types=body.event_types, enabled=body.enabled,
     )
     return Json({**endpoint.public(), "secret": secret}, status_code=201)
@@ -56,7 +56,7 @@ async def create_endpoint(body: EndpointCreate, ctx: CtxDep, org_id: OrgDep) -> 
 
 @router.get("/endpoints/{endpoint_id}")
 async def get_endpoint(endpoint_id: str, ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
-    return (await service.get_endpoint(ctx, org_id, endpoint_id)).public()
+    return (await service.get_endpoint(ctx.webhooks, org_id, endpoint_id)).public()
 
 
 @router.patch("/endpoints/{endpoint_id}")
@@ -64,12 +64,12 @@ async def update_endpoint(
     endpoint_id: str, body: EndpointPatch, ctx: CtxDep, org_id: OrgDep,
 ) -> dict[str, Any]:
     changes = service.EndpointChanges(**body.model_dump(exclude_unset=True))
-    return (await service.update_endpoint(ctx, org_id, endpoint_id, changes)).public()
+    return (await service.update_endpoint(ctx.webhooks, org_id, endpoint_id, changes)).public()
 
 
 @router.delete("/endpoints/{endpoint_id}", status_code=204)
 async def delete_endpoint(endpoint_id: str, ctx: CtxDep, org_id: OrgDep) -> Response:
-    await service.delete_endpoint(ctx, org_id, endpoint_id)
+    await service.delete_endpoint(ctx.webhooks, org_id, endpoint_id)
     return Response(status_code=204)
 
 
@@ -79,20 +79,20 @@ async def rotate_secret(
 ) -> dict[str, Any]:
     """A new secret, shown once; the old one keeps signing (both sent) during the overlap."""
     endpoint, secret = await service.rotate_endpoint_secret(
-        ctx, org_id, endpoint_id, overlap_s=body.overlap_s if body else None)
+        ctx.webhooks, org_id, endpoint_id, overlap_s=body.overlap_s if body else None)
     return {**endpoint.public(), "secret": secret}
 
 
 @router.post("/endpoints/{endpoint_id}/test", status_code=202)
 async def test_endpoint(endpoint_id: str, ctx: CtxDep, org_id: OrgDep) -> Json:
-    delivery = await service.send_test(ctx, org_id, endpoint_id)
+    delivery = await service.send_test(ctx.webhooks, org_id, endpoint_id)
     return Json(delivery.public(), status_code=202)
 
 
 @router.get("/secret")
 async def get_org_secret(ctx: CtxDep, org_id: OrgDep) -> dict[str, str]:
     """The org's default secret: signs webhooks sent to a per-request URL."""
-    return {"secret": await service.org_secret(ctx, org_id)}
+    return {"secret": await service.org_secret(ctx.webhooks, org_id)}
 
 
 @router.post("/secret/rotate")
@@ -100,7 +100,7 @@ async def rotate_org_secret(
     ctx: CtxDep, org_id: OrgDep, body: Rotation | None = None,
 ) -> dict[str, str]:
     overlap_s = body.overlap_s if body else None
-    secret = await service.rotate_org_secret(ctx, org_id, overlap_s=overlap_s)
+    secret = await service.rotate_org_secret(ctx.webhooks, org_id, overlap_s=overlap_s)
     return {"secret": secret}
 
 
@@ -111,19 +111,19 @@ async def list_deliveries(
 ) -> dict[str, Any]:
     if cursor is not None and not _CURSOR.fullmatch(cursor):
         raise Invalid("malformed cursor", field="cursor")
-    page = await service.list_deliveries(ctx, org_id, job_id=job_id, status=status,
+    page = await service.list_deliveries(ctx.webhooks, org_id, job_id=job_id, status=status,
                                          limit=limit, cursor=cursor)
     return {"data": [d.public() for d in page.deliveries], "next_cursor": page.next_cursor}
 
 
 @router.get("/deliveries/{delivery_id}")
 async def get_delivery(delivery_id: str, ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
-    delivery, attempts = await service.get_delivery(ctx, org_id, delivery_id)
+    delivery, attempts = await service.get_delivery(ctx.webhooks, org_id, delivery_id)
     return {**delivery.public(), "attempt_log": [a.model_dump(mode="json") for a in attempts]}
 
 
 @router.post("/deliveries/{delivery_id}/redeliver", status_code=202)
 async def redeliver(delivery_id: str, ctx: CtxDep, org_id: OrgDep) -> Json:
     """Send the event again (same webhook-id) with a fresh retry schedule."""
-    delivery = await service.redeliver(ctx, org_id, delivery_id)
+    delivery = await service.redeliver(ctx.webhooks, org_id, delivery_id)
     return Json(delivery.public(), status_code=202)

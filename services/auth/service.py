@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING
 
-from services.auth.keys import KEY_SCHEME, generate_key, hash_key
+from services.auth.keys import KEY_SCHEME, ApiKey, generate_key, hash_key
+from services.config.store import ConfigStore
 from services.errors import Unauthorized
-
-if TYPE_CHECKING:
-    from services.context import Context
 
 HIT_TTL_S = 30.0
 MISS_TTL_S = 5.0
@@ -41,14 +38,7 @@ class KeyCache:
         self._entries.clear()
 
 
-def _key_cache(ctx: Context) -> KeyCache:
-    cache = ctx.extras.get("key_cache")
-    if cache is None:
-        cache = ctx.extras["key_cache"] = KeyCache()
-    return cache
-
-
-async def authenticate(ctx: Context, authorization: str | None) -> str:
+async def authenticate(store: ConfigStore, cache: KeyCache, authorization: str | None) -> str:
     if not authorization:
         raise Unauthorized("missing Authorization header (expected 'Bearer <api key>')")
     scheme, _, raw = authorization.partition(" ")
@@ -56,10 +46,9 @@ async def authenticate(ctx: Context, authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not raw.startswith(f"{KEY_SCHEME}_"):
         raise Unauthorized("malformed Authorization header (expected 'Bearer aim_...')")
     key_hash = hash_key(raw)
-    cache = _key_cache(ctx)
     known, org_id = cache.get(key_hash)
     if not known:
-        record = await ctx.config.find_api_key(key_hash)
+        record = await store.find_api_key(key_hash)
         org_id = record.org_id if record else None
         cache.put(key_hash, org_id)
     if org_id is None:
@@ -67,17 +56,15 @@ async def authenticate(ctx: Context, authorization: str | None) -> str:
     return org_id
 
 
-async def create_api_key(ctx: Context, org_id: str, name: str = "") -> str:
+async def create_api_key(store: ConfigStore, org_id: str, name: str = "") -> str:
     """Create and store a key for `org_id`; returns the raw key (shown once)."""
     raw, record = generate_key(org_id, name)
-    await ctx.config.add_api_key(record)
+    await store.add_api_key(record)
     return raw
 
 
-async def register_raw_key(ctx: Context, org_id: str, raw: str, name: str = "") -> None:
+async def register_raw_key(store: ConfigStore, org_id: str, raw: str, name: str = "") -> None:
     """Store a caller-chosen key (the development key from APP_DEV_API_KEY)."""
-    from services.auth.keys import ApiKey
-
-    if await ctx.config.find_api_key(hash_key(raw)) is None:
+    if await store.find_api_key(hash_key(raw)) is None:
         prefix = raw.split("_")[1] if raw.count("_") >= 2 else raw[:8]
-        await ctx.config.add_api_key(ApiKey(org_id=org_id, name=name, prefix=prefix, key_hash=hash_key(raw)))
+        await store.add_api_key(ApiKey(org_id=org_id, name=name, prefix=prefix, key_hash=hash_key(raw)))

@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from services.jobs.model import JobKind
+JOB_QUEUE_PREFIX = "jobs."
 
 
 class Queue(StrEnum):
@@ -12,9 +12,10 @@ class Queue(StrEnum):
     WEBHOOKS = "webhooks"
     METRICS = "metrics"
 
-    @classmethod
-    def for_kind(cls, kind: JobKind) -> "Queue":
-        return cls(f"jobs.{kind.value}")
+
+def job_queue(kind: str) -> str:
+    """The queue a job kind's messages go to (`jobs.<kind>`), for built-in and added kinds."""
+    return f"{JOB_QUEUE_PREFIX}{kind}"
 
 
 def dead_letter_queue(queue: str) -> str:

@@ -22,7 +22,7 @@ class ChatCompleter(Protocol):
         """Run the chat request to its final answer; `deadline` is a time.monotonic() instant."""
         ...
 
-    def stream(
+    def complete_stream(
         self, payload: ChatJobPayload, *, org_id: str, job_id: str | None, attempts: RunAttempts,
         deadline: float | None = None,
     ) -> AsyncIterator[StreamEvent]:

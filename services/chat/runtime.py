@@ -1,6 +1,6 @@
-"""The executor's long-lived parts for one process: providers, breaker, cache, streams,
-tool client and the credential hook. Built once at start-up (`attach_runtime`) and reached
-through `get_runtime(ctx)`; a Context built without one gets it on first use.
+"""The chat executor's long-lived parts for one process: providers, breaker, cache, tool
+client and the credential hook. Built once by the composition root (services/context.py)
+and handed to the ChatExecutor.
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ from typing import TYPE_CHECKING, Any
 from config import Settings
 from services.cache.service import ResponseCache
 from services.chat.credentials import CredentialResolver, EnvCredentials
-from services.chat.stream_store import END, MemoryStreamStore, StreamStore
 from services.chat.tools import ToolRunner
 from services.errors import Permanent
-from services.jobs.events import add_listener
-from services.jobs.model import Job
 from services.providers.registry import build_registry
 from services.providers.types import Provider
 from services.resilience.breaker import BreakerConfig, CircuitBreaker
@@ -26,8 +23,6 @@ from services.resilience.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-
-    from services.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +33,6 @@ class ChatRuntime:
     providers: Mapping[str, Provider]
     breaker: CircuitBreaker
     cache: ResponseCache
-    streams: StreamStore
     tools: ToolRunner
     credentials: CredentialResolver
     retry: RetryPolicy
@@ -69,20 +63,12 @@ def build_runtime(
     prefix = settings.redis.key_prefix
     if redis is not None:
         from services.cache.redis_remote import RedisRemoteCache
-        from services.chat.stream_store_redis import RedisStreamStore
         from services.resilience.breaker_redis import RedisBreakerStore
 
         breaker_store: Any = RedisBreakerStore(redis, prefix=prefix + "breaker:")
         remote: Any = RedisRemoteCache(redis, prefix=prefix)
-        streams: StreamStore = RedisStreamStore(
-            redis, prefix=prefix, maxlen=settings.chat.stream_maxlen,
-            ttl_s=settings.chat.stream_ttl_s,
-        )
     else:
         breaker_store, remote = MemoryBreakerStore(), None
-        streams = MemoryStreamStore(
-            maxlen=settings.chat.stream_maxlen, ttl_s=settings.chat.stream_ttl_s,
-        )
     return ChatRuntime(
         settings=settings,
         providers=providers if providers is not None else build_registry(settings),
@@ -93,40 +79,7 @@ def build_runtime(
             local_ttl_s=settings.resilience.breaker_local_ttl_s if redis is not None else 0.0,
         ),
         cache=ResponseCache(settings.cache, remote),
-        streams=streams,
         tools=ToolRunner(settings.chat, production=settings.app.production),
         credentials=credentials or EnvCredentials(),
         retry=RetryPolicy.from_settings(settings),
     )
-
-
-def attach_runtime(ctx: Context, runtime: ChatRuntime | None = None) -> ChatRuntime:
-    """Put a runtime on the context, close it with the context, and mark the end of each
-    streaming job's event log when the job finishes (so SSE readers stop at once)."""
-    if runtime is None:
-        credentials: CredentialResolver | None = None
-        if ctx.credentials is not None:
-            # The org's stored (encrypted) credential first, then the environment's.
-            from services.credentials.resolve import OrgCredentials
-
-            credentials = OrgCredentials(ctx)
-        runtime = build_runtime(ctx.settings, ctx.redis, credentials=credentials,
-                                providers=ctx.providers)
-    ctx.chat = runtime
-    ctx.on_close(runtime.close)
-
-    async def end_stream(ctx: Context, job: Job) -> None:
-        if not job.request.get("stream"):
-            return
-        try:
-            await runtime.streams.append(job.id, END, {"status": job.status.value})
-        except Exception as exc:
-            # Readers also poll the job at each heartbeat; never fail the job's completion.
-            log.warning("could not mark the end of the job's stream: %s", type(exc).__name__)
-
-    add_listener(ctx, end_stream)
-    return runtime
-
-
-def get_runtime(ctx: Context) -> ChatRuntime:
-    return ctx.chat if ctx.chat is not None else attach_runtime(ctx)

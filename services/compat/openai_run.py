@@ -4,19 +4,17 @@ published bridge; `<provider>/<model>` runs that model directly."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from config import ProvidersSettings
 from services.bridges import catalog
 from services.bridges.run import bridge_meta, build_payload, job_kind
+from services.bridges.service import BridgeService
 from services.chat.schemas import ChatJobPayload
 from services.compat.openai_schemas import ChatCompletionRequest
 from services.config.paging import MAX_LIMIT
-from services.config.runtime import bridges_of
 from services.errors import Invalid, NotFound
 from services.jobs.model import JobKind
-
-if TYPE_CHECKING:
-    from services.context import Context
 
 BRIDGE_PREFIX = "bridge/"
 # /v1/models lists at most this many bridges (10 store pages); more is a listing API's job.
@@ -35,10 +33,12 @@ def _model_not_found(model: str) -> NotFound:
                     code="model_not_found")
 
 
-async def prepare(ctx: Context, org_id: str, req: ChatCompletionRequest) -> Prepared:
+async def prepare(
+    bridges: BridgeService, providers: ProvidersSettings, org_id: str, req: ChatCompletionRequest,
+) -> Prepared:
     messages = req.chat_messages()
     if req.model.startswith(BRIDGE_PREFIX):
-        resolved = await bridges_of(ctx).resolve(org_id, req.model.removeprefix(BRIDGE_PREFIX))
+        resolved = await bridges.resolve(org_id, req.model.removeprefix(BRIDGE_PREFIX))
         payload = build_payload(
             resolved, messages, variables=req.variables, thread_id=req.thread_id,
             stream=req.stream, overrides=req.overrides(),
@@ -49,7 +49,7 @@ async def prepare(ctx: Context, org_id: str, req: ChatCompletionRequest) -> Prep
     provider, _, model = req.model.partition("/")
     if not model:
         raise Invalid('model must be "bridge/<slug>" or "<provider>/<model>"', field="model")
-    open_providers = frozenset(ctx.settings.providers.openai_compatible)
+    open_providers = frozenset(providers.openai_compatible)
     if catalog.check_model(provider, model, open_providers) is not None:
         raise _model_not_found(req.model)
     values: dict[str, Any] = {k: v for k, v in req.overrides().items() if v is not None}
@@ -61,12 +61,12 @@ async def prepare(ctx: Context, org_id: str, req: ChatCompletionRequest) -> Prep
     return Prepared(payload, JobKind.MODEL, {})
 
 
-async def list_models(ctx: Context, org_id: str) -> list[dict[str, Any]]:
+async def list_models(bridges: BridgeService, org_id: str) -> list[dict[str, Any]]:
     """The org's bridges as `bridge/<slug>`, then every provider's chat models."""
     out: list[dict[str, Any]] = []
     cursor: str | None = None
     while len(out) < MAX_LISTED_BRIDGES:
-        page = await bridges_of(ctx).list(org_id, limit=MAX_LIMIT, cursor=cursor)
+        page = await bridges.list(org_id, limit=MAX_LIMIT, cursor=cursor)
         out += [{"id": BRIDGE_PREFIX + b.slug, "object": "model", "created": int(b.created_at),
                  "owned_by": org_id} for b in page.items if b.published_version is not None]
         cursor = page.next_cursor

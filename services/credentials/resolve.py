@@ -3,30 +3,20 @@ the org's own stored credential first, then the process environment."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from services.config.runtime import credentials_of
+from services.credentials.service import CredentialService
 from services.providers.registry import credentials_from_env
-
-if TYPE_CHECKING:
-    from services.context import Context
-
-
-async def resolve_credential(ctx: Context, org_id: str, provider: str) -> str | None:
-    """The API key `org_id` uses for `provider`: its stored credential, else the
-    environment's (`<PROVIDER>_API_KEY`), else None."""
-    secret = await credentials_of(ctx).secret_for(org_id, provider)
-    if secret is not None:
-        return secret
-    return credentials_from_env(provider)
 
 
 class OrgCredentials:
-    """`resolve_credential` as the chat runtime's credential hook
-    (services.chat.credentials.CredentialResolver)."""
+    """The chat runtime's credential hook (services.chat.credentials.CredentialResolver)."""
 
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
+    def __init__(self, credentials: CredentialService) -> None:
+        self._credentials = credentials
 
     async def __call__(self, org_id: str, provider: str) -> str | None:
-        return await resolve_credential(self._ctx, org_id, provider)
+        """The API key `org_id` uses for `provider`: its stored credential, else the
+        environment's (`<PROVIDER>_API_KEY`), else None."""
+        secret = await self._credentials.secret_for(org_id, provider)
+        if secret is not None:
+            return secret
+        return credentials_from_env(provider)

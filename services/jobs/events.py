@@ -1,32 +1,33 @@
-"""What happens when a job ends: listeners registered at start-up are told, in order.
+"""What happens when a job ends: the listeners the composition root hands the lifecycle.
 
-Whoever finishes a job (a worker, or the API on the inline path) calls `job_finished`.
-The metrics publisher and the webhook dispatcher register themselves here, so the job
-pipeline does not need to know about either.
+Whoever finishes a job (a worker, or the API on the inline path) goes through the lifecycle,
+which tells every listener in order: the metrics publisher, the webhook dispatcher, the
+end-of-stream marker (and whatever a domain adds at start-up). Listeners are idempotent
+on job id: a redelivered job whose finish was recorded tells them again.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 from services.jobs.model import Job
 from services.observability.prom import JOBS
 
-if TYPE_CHECKING:
-    from services.context import Context
-
-Listener = Callable[["Context", Job], Awaitable[None]]
-log = logging.getLogger(__name__)
+Listener = Callable[[Job], Awaitable[None]]
 
 
-def add_listener(ctx: Context, listener: Listener) -> None:
-    ctx.extras.setdefault("job_listeners", []).append(listener)
+class JobListeners:
+    def __init__(self, listeners: Iterable[Listener] = ()) -> None:
+        self._listeners = list(listeners)
 
+    def __iter__(self) -> Iterator[Listener]:
+        return iter(self._listeners)
 
-async def job_finished(ctx: Context, job: Job) -> None:
-    """Tell every listener; a listener's failure is raised so the caller can retry delivery."""
-    JOBS.labels(job.kind.value, job.status.value).inc()
-    for listener in ctx.extras.get("job_listeners", []):
-        await listener(ctx, job)
+    def add(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def finished(self, job: Job) -> None:
+        """Tell every listener; a listener's failure is raised so the caller can retry delivery."""
+        JOBS.labels(job.kind, job.status.value).inc()
+        for listener in self._listeners:
+            await listener(job)

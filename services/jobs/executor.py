@@ -22,7 +22,8 @@ from services.jobs.model import Job
 @dataclass(slots=True)
 class Outcome:
     """What a successful run produced: the result the caller sees, and the facts about the
-    run that the job record, the metrics row and the webhook carry."""
+    run that the job record, the metrics row and the webhook carry. The provider calls are
+    not here: the executor appends them to the run's RunAttempts as they happen."""
 
     result: dict[str, Any]
     provider: str | None = None
@@ -31,14 +32,12 @@ class Outcome:
     cost_usd: float = 0.0
     cache: str | None = None
     latency_ms: float | None = None
-    # Every provider call of this attempt: provider, model, outcome, error code, latency.
-    attempts: list[dict[str, Any]] = field(default_factory=list)
     # Kind-specific facts for job.meta (e.g. a RAG run's retrieval, a chatbot's thread).
     extra: dict[str, Any] = field(default_factory=dict)
 
     def meta(self) -> dict[str, Any]:
         """The fields merged into job.meta when the job finishes."""
-        out: dict[str, Any] = {"cost_usd": self.cost_usd, "attempts": self.attempts, **self.extra}
+        out: dict[str, Any] = {"cost_usd": self.cost_usd, **self.extra}
         for name in ("provider", "model", "usage", "cache", "latency_ms"):
             value = getattr(self, name)
             if value is not None:
@@ -58,12 +57,17 @@ class StreamEvent:
 
 @dataclass(slots=True)
 class RunAttempts:
-    """Provider calls made so far in this attempt, kept even when the run raises, so a
-    retried job's record holds the history of every try."""
+    """Provider calls made so far in this run, appended by the executor as they happen and
+    kept even when the run raises, so a retried job's record holds the history of every try."""
 
-    calls: list[dict[str, Any]] = field(default_factory=list)
+    # Each has `as_dict()` (services/chat/attempts.Attempt for a chat call); Any, because a
+    # list is invariant and each executor appends its own record type.
+    calls: list[Any] = field(default_factory=list)
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [c.as_dict() for c in self.calls]
+
+    def __iter__(self) -> Iterator[Any]:
         return iter(self.calls)
 
 
@@ -72,8 +76,15 @@ class Executor(Protocol):
     """Runs one kind of job. `run` returns the Outcome or raises a PlatformError
     (`Retryable` to be retried by the lifecycle, anything else fails the job)."""
 
-    kind: str  # a JobKind value, or a kind registered by a plugin
-    payload_model: type[BaseModel]
+    @property
+    def kind(self) -> str:
+        """A JobKind value, or a kind a deployment adds; its queue is `jobs.<kind>`."""
+        ...
+
+    @property
+    def payload_model(self) -> type[BaseModel]:
+        """Validates the payload at submit (422 naming the field) and again before the run."""
+        ...
 
     async def run(self, job: Job, payload: Any, attempts: RunAttempts) -> Outcome: ...
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from config import Settings
 from services.jobs.codec import cursor_decode, cursor_encode
-from services.jobs.model import Job, JobKind, JobStatus
+from services.jobs.model import Job, JobStatus
 from services.jobs.store import Created, Page
 
 
@@ -70,7 +70,7 @@ class MemoryJobStore:
         self._idem.pop((org_id, key), None)
 
     async def list(
-        self, org_id: str, *, status: JobStatus | None = None, kind: JobKind | None = None,
+        self, org_id: str, *, status: JobStatus | None = None, kind: str | None = None,
         limit: int = 50, cursor: str | None = None,
     ) -> Page:
         after = cursor_decode(cursor) if cursor else None

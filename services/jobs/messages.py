@@ -6,18 +6,17 @@ import orjson
 from pydantic import BaseModel
 
 from services.broker.base import OutgoingMessage
-from services.jobs.model import JobKind
 
 
 class JobMessage(BaseModel):
     v: int = 1
     job_id: str
     org_id: str
-    kind: JobKind
+    kind: str
 
     def outgoing(self) -> OutgoingMessage:
         return OutgoingMessage(orjson.dumps(self.model_dump(mode="json")), message_id=self.job_id,
-                               headers={"v": self.v, "kind": self.kind.value})
+                               headers={"v": self.v, "kind": self.kind})
 
     @classmethod
     def decode(cls, body: bytes) -> JobMessage:

@@ -16,6 +16,9 @@ from pydantic import BaseModel, Field
 
 
 class JobKind(StrEnum):
+    """The built-in kinds; a job's `kind` is any kind with a registered executor
+    (services/jobs/executor.py)."""
+
     MODEL = "model"
     CHATBOT = "chatbot"
     RAG = "rag"
@@ -55,7 +58,7 @@ def new_job_id() -> str:
 class Job(BaseModel):
     id: str = Field(default_factory=new_job_id)
     org_id: str
-    kind: JobKind
+    kind: str = Field(min_length=1, max_length=64)
     status: JobStatus = JobStatus.QUEUED
     attempts: int = 0
     created_at: float = Field(default_factory=time.time)

@@ -21,7 +21,7 @@ from config import Settings
 from services.common.redis_batch import ScriptBatcher
 from services.errors import Unavailable
 from services.jobs import codec
-from services.jobs.model import Job, JobKind, JobStatus
+from services.jobs.model import Job, JobStatus
 from services.jobs.redis_lua import CREATE, TRANSITION
 from services.jobs.store import Created, Page
 
@@ -108,7 +108,7 @@ class RedisJobStore:
         await self._r.delete(self._idem_key(org_id, key))
 
     async def list(
-        self, org_id: str, *, status: JobStatus | None = None, kind: JobKind | None = None,
+        self, org_id: str, *, status: JobStatus | None = None, kind: str | None = None,
         limit: int = 50, cursor: str | None = None,
     ) -> Page:
         top: str | float = "+inf"

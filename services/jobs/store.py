@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from services.jobs.model import Job, JobKind, JobStatus
+from services.jobs.model import Job, JobStatus
 
 
 @dataclass(slots=True)
@@ -55,7 +55,7 @@ class JobStore(Protocol):
     async def release_idempotency(self, org_id: str, key: str) -> None: ...
 
     async def list(
-        self, org_id: str, *, status: JobStatus | None = None, kind: JobKind | None = None,
+        self, org_id: str, *, status: JobStatus | None = None, kind: str | None = None,
         limit: int = 50, cursor: str | None = None,
     ) -> Page: ...
 

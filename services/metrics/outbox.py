@@ -21,18 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import TYPE_CHECKING
 
 from services.broker.base import Broker, OutgoingMessage
 from services.broker.queues import Queue
 from services.errors import Unavailable
 from services.metrics.schemas import MetricBatch, MetricEvent
 
-if TYPE_CHECKING:
-    from services.context import Context
-
 log = logging.getLogger(__name__)
-_KEY = "metrics_outbox"
 
 
 class MetricsOutbox:
@@ -109,20 +104,3 @@ class MetricsOutbox:
         self._closed = True
         self.flush()
         await asyncio.gather(*self._publishing, return_exceptions=True)
-
-
-def install_outbox(ctx: Context) -> MetricsOutbox:
-    """Make the process's outbox; its close runs before the broker's (closers run LIFO)."""
-    settings = ctx.settings.timescale
-    outbox = MetricsOutbox(ctx.broker, max_events=settings.outbox_max_events,
-                           max_age_s=settings.outbox_max_age_s)
-    ctx.extras[_KEY] = outbox
-    ctx.on_close(outbox.close)
-    return outbox
-
-
-def metrics_outbox(ctx: Context) -> MetricsOutbox:
-    outbox: MetricsOutbox | None = ctx.extras.get(_KEY)
-    if outbox is None:
-        raise RuntimeError("metrics outbox not installed (services.metrics.setup.install_metrics)")
-    return outbox

@@ -1,8 +1,8 @@
 """Turn a finished job into a metric event and publish it to the `metrics` queue.
 
-`install_publisher` registers `publish_job_metric` as a job listener at start-up, so
-whoever finishes a job (a worker or the API's inline path) emits exactly one event, through
-the process's outbox (outbox.py); a redelivered event is harmless because the sink is
+The job listener (services/metrics/runtime.py, `Metrics.publish`) sends it, so whoever
+finishes a job (a worker or the API's inline path) emits exactly one event, through the
+process's outbox (outbox.py); a redelivered event is harmless because the sink is
 idempotent on (job_id, time).
 
 job.meta is written by the executor and grows over time: every read here is defensive, a
@@ -12,15 +12,10 @@ missing or odd-typed fact becomes None / 0 instead of failing the job's completi
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from services.jobs.events import add_listener
 from services.jobs.model import Job
-from services.metrics.outbox import metrics_outbox
 from services.metrics.schemas import MetricEvent
-
-if TYPE_CHECKING:
-    from services.context import Context
 
 _CACHE_VALUES = {"hit", "miss", "bypass"}
 
@@ -113,7 +108,7 @@ def event_from_job(job: Job) -> MetricEvent:
         bridge_id=_str(bridge_id),
         bridge_version=_str(bridge_version),
         job_id=job.id,
-        kind=job.kind.value,
+        kind=job.kind,
         provider=_str(provider),
         model=_str(model),
         status=job.status.value,
@@ -130,13 +125,3 @@ def event_from_job(job: Job) -> MetricEvent:
         output_tokens=_int(usage.get("output_tokens", usage.get("completion_tokens"))),
         cost_usd=_num(meta.get("cost_usd")) or 0.0,
     )
-
-
-async def publish_job_metric(ctx: Context, job: Job) -> None:
-    """Job listener: return once the job's metric event is confirmed by the broker (sent in
-    one message with other jobs' events through the process's outbox)."""
-    await metrics_outbox(ctx).add(event_from_job(job))
-
-
-def install_publisher(ctx: Context) -> None:
-    add_listener(ctx, publish_job_metric)

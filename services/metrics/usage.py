@@ -8,14 +8,10 @@ UTC; a bare date means its midnight UTC. The range is start-inclusive, end-exclu
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from services.errors import Invalid
 from services.metrics.schemas import GroupBy, UsageReport
-from services.metrics.setup import metrics_sink
-
-if TYPE_CHECKING:
-    from services.context import Context
+from services.metrics.sink import MetricsSink
 
 # With no `from`, the last 30 days: a billing period.
 DEFAULT_RANGE = timedelta(days=30)
@@ -59,9 +55,9 @@ def resolve_range(
 
 
 async def usage_report(
-    ctx: Context, org_id: str, *, start: str | None, end: str | None, group_by: str | None,
+    sink: MetricsSink, org_id: str, *, start: str | None, end: str | None, group_by: str | None,
 ) -> UsageReport:
     """Usage of `org_id` over the range, grouped; only that org's rows are read."""
     frm, to = resolve_range(start, end)
     grouping = parse_group_by(group_by) if group_by else GroupBy.DAY
-    return await metrics_sink(ctx).usage(org_id, frm, to, grouping)
+    return await sink.usage(org_id, frm, to, grouping)

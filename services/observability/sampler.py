@@ -11,14 +11,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
 
 from services.broker.base import Broker
 from services.broker.queues import Queue, dead_letter_queue
 from services.observability.prom import QUEUE_DEPTH
-
-if TYPE_CHECKING:
-    from services.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +48,17 @@ def start_depth_sampler(
     return stop
 
 
-async def depth_sampler_hook(ctx: Context) -> Callable[[], Awaitable[None]]:
-    """API start-up hook: sample every queue and its dead-letter queue.
+async def start_queue_sampler(broker: Broker, interval_s: float) -> Callable[[], Awaitable[None]]:
+    """API start-up: sample every queue and its dead-letter queue; returns the stopper.
 
     The queues are declared first: a passive declare of a missing queue closes the
     channel it ran on, which is the publishing channel, so sampling must never hit one.
     """
     queues = [q.value for q in Queue]
     try:
-        await ctx.broker.declare(queues)
+        await broker.declare(queues)
     except Exception as exc:
         log.warning("could not declare queues for depth sampling", extra={"error": str(exc)})
         queues = []
     watched = [name for q in queues for name in (q, dead_letter_queue(q))]
-    return start_depth_sampler(ctx.broker, watched, ctx.settings.app.queue_depth_interval_s)
+    return start_depth_sampler(broker, watched, interval_s)

@@ -6,6 +6,6 @@
 - sender.py, signing.py, payloads.py: the HTTP attempt, the signature, the event body.
 - store.py (port), memory_store.py, redis_store.py: endpoints, secrets and the delivery log.
 - service.py: what the API does (endpoint CRUD, rotation, test sends, redelivery).
-- runtime.py: what a process holds in `ctx.webhooks`; cache.py, limiter.py: its helpers.
+- runtime.py: what a process holds (built by the composition root); cache.py, limiter.py: its helpers.
 Outbound safety (address checks, pinned connections) lives in services/net.
 """

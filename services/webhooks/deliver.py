@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import httpx
 
@@ -34,12 +33,9 @@ from services.webhooks.models import (
     SigningSecret,
     active_secrets,
 )
-from services.webhooks.runtime import Webhooks, runtime_of
+from services.webhooks.runtime import Webhooks
 from services.webhooks.sender import USER_AGENT, SendResult, send
 from services.webhooks.signing import generate_secret, signature_headers
-
-if TYPE_CHECKING:
-    from services.context import Context
 
 log = logging.getLogger(__name__)
 # A message may arrive this much before its time (clock granularity, ms rounding of delay
@@ -57,9 +53,8 @@ async def org_signing_secrets(runtime: Webhooks, org_id: str) -> list[SigningSec
     return await runtime.store.org_secrets(org_id, [SigningSecret(value=generate_secret())])
 
 
-async def process(ctx: Context, msg: DeliveryMessage) -> None:
+async def process(runtime: Webhooks, msg: DeliveryMessage) -> None:
     """Make attempt `msg.attempt` of the delivery, unless it is stale or early."""
-    runtime = runtime_of(ctx)
     store = runtime.store
     delivery, event = await store.load(msg.delivery_id, msg.event_id)
     if delivery is None:
@@ -70,7 +65,7 @@ async def process(ctx: Context, msg: DeliveryMessage) -> None:
         return  # a duplicate of a message already handled
     early = msg.not_before - time.time()
     if early > EARLY_TOLERANCE_S:
-        await ctx.broker.publish(Queue.WEBHOOKS, outgoing(msg), delay_s=early)
+        await runtime.broker.publish(Queue.WEBHOOKS, outgoing(msg), delay_s=early)
         return
     endpoint: Endpoint | None = None
     if delivery.endpoint_id:
@@ -96,11 +91,11 @@ async def process(ctx: Context, msg: DeliveryMessage) -> None:
             runtime.http, runtime.policy, delivery.url, headers, event.body.encode(),
             body_limit=runtime.settings.response_body_max_bytes,
         )
-    await _settle(ctx, runtime, delivery, endpoint, msg, started, result)
+    await _settle(runtime, delivery, endpoint, msg, started, result)
 
 
 async def _settle(
-    ctx: Context, runtime: Webhooks, delivery: Delivery, endpoint: Endpoint | None,
+    runtime: Webhooks, delivery: Delivery, endpoint: Endpoint | None,
     msg: DeliveryMessage, started: float, result: SendResult,
 ) -> None:
     now = time.time()
@@ -131,7 +126,7 @@ async def _settle(
         else:
             attempt.next_delay_s = delay
             delivery.next_attempt_at = now + delay
-            await ctx.broker.publish(Queue.WEBHOOKS,
+            await runtime.broker.publish(Queue.WEBHOOKS,
                                      message_for(delivery, step=msg.step + 1, delay_s=delay),
                                      delay_s=delay)
     await runtime.store.add_attempt(delivery, attempt)
@@ -175,9 +170,8 @@ async def _stop(runtime: Webhooks, delivery: Delivery, reason: str) -> None:
     WEBHOOK_DELIVERIES.labels("failed").inc()
 
 
-async def fail_dead(ctx: Context, msg: DeliveryMessage) -> None:
+async def fail_dead(runtime: Webhooks, msg: DeliveryMessage) -> None:
     """A message that crashed its worker repeatedly: mark the delivery failed, visibly."""
-    runtime = runtime_of(ctx)
     delivery = await runtime.store.get_delivery(msg.delivery_id)
     if delivery is not None and not delivery.status.terminal:
         await _stop(runtime, delivery, "the delivery crashed its worker repeatedly")

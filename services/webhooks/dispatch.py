@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from pydantic import ValidationError
@@ -28,10 +28,7 @@ from services.webhooks.models import (
     delivery_id,
 )
 from services.webhooks.payloads import EVENT_FOR_STATUS, job_event
-from services.webhooks.runtime import runtime_of
-
-if TYPE_CHECKING:
-    from services.context import Context
+from services.webhooks.runtime import Webhooks
 
 log = logging.getLogger(__name__)
 # A recorded delivery with no attempt this long after it was due is taken as never queued.
@@ -81,31 +78,29 @@ def message_for(delivery: Delivery, *, step: int, delay_s: float = 0.0) -> Outgo
                                     not_before=time.time() + delay_s))
 
 
-async def enqueue(ctx: Context, deliveries: list[Delivery]) -> None:
+async def enqueue(runtime: Webhooks, deliveries: list[Delivery]) -> None:
     """Publish the first attempt of each delivery (confirms awaited together)."""
     if not deliveries:
         return
-    runtime = runtime_of(ctx)
     if not runtime.queue_declared:
         # The API or a model worker may publish before any webhook worker has started (and
         # declared the queue); an undeclared queue would return the message as unroutable.
-        await ctx.broker.declare([Queue.WEBHOOKS])
+        await runtime.broker.declare([Queue.WEBHOOKS])
         runtime.queue_declared = True
     first = float(runtime.settings.retry_schedule_s[0])
     messages = [message_for(d, step=0, delay_s=first) for d in deliveries]
     if first > 0:
         for message in messages:
-            await ctx.broker.publish(Queue.WEBHOOKS, message, delay_s=first)
+            await runtime.broker.publish(Queue.WEBHOOKS, message, delay_s=first)
     else:
-        await ctx.broker.publish_many(Queue.WEBHOOKS, messages)
+        await runtime.broker.publish_many(Queue.WEBHOOKS, messages)
 
 
-async def on_job_finished(ctx: Context, job: Job) -> None:
+async def on_job_finished(runtime: Webhooks, job: Job) -> None:
     """The job-finished listener: record the event and queue a delivery per target."""
     event_type = EVENT_FOR_STATUS.get(job.status)
     if event_type is None:
         return
-    runtime = runtime_of(ctx)
     endpoints = [e for e in await runtime.store.list_endpoints(job.org_id)
                  if e.enabled and e.matches(event_type)]
     targets = request_targets(job)
@@ -122,4 +117,4 @@ async def on_job_finished(ctx: Context, job: Job) -> None:
         if created or (stored.attempts == 0 and not stored.status.terminal
                        and stored.updated_at < stale_before):
             queue.append(stored)
-    await enqueue(ctx, queue)
+    await enqueue(runtime, queue)

@@ -1,4 +1,5 @@
-"""The webhook runtime a process holds in `ctx.webhooks`, built once at start-up."""
+"""The webhook runtime a process holds, built once by the composition root: the store, the
+broker its deliveries go through, the pinned HTTP client, per-endpoint limits and caches."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from config import Settings, WebhookSettings
-from services.errors import Unavailable
+from services.broker.base import Broker
 from services.net.guard import NetPolicy
 from services.net.http1 import PinnedHttp1Client
 from services.webhooks.cache import EndpointCache
@@ -16,7 +17,7 @@ from services.webhooks.sender import USER_AGENT
 from services.webhooks.store import WebhookStore
 
 if TYPE_CHECKING:
-    from services.context import Context
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 class Webhooks:
     settings: WebhookSettings
     store: WebhookStore
+    broker: Broker
     policy: NetPolicy
     http: PinnedHttp1Client
     limiter: EndpointLimiter
@@ -46,7 +48,7 @@ def policy_from(settings: Settings) -> NetPolicy:
 
 
 def build_webhooks(
-    settings: Settings, store: WebhookStore, *, policy: NetPolicy | None = None,
+    settings: Settings, store: WebhookStore, broker: Broker, *, policy: NetPolicy | None = None,
 ) -> Webhooks:
     """Assemble the runtime around `store`; opens no connection."""
     wh = settings.webhooks
@@ -55,39 +57,20 @@ def build_webhooks(
         log.warning("webhook allow-list set in production: the private targets it names are "
                     "reachable")
     return Webhooks(
-        settings=wh, store=store, policy=policy,
+        settings=wh, store=store, broker=broker, policy=policy,
         http=PinnedHttp1Client(policy, user_agent=USER_AGENT),
         limiter=EndpointLimiter(wh.max_in_flight_per_endpoint),
         endpoints=EndpointCache(store, ttl_s=wh.endpoint_cache_s),
     )
 
 
-def create_store(ctx: Context) -> WebhookStore:
+def create_store(settings: Settings, redis: Redis | None) -> WebhookStore:
     """Redis when the process has a Redis client, in memory otherwise."""
-    retention = ctx.settings.jobs.retention_s
-    if ctx.redis is not None:
+    retention = settings.jobs.retention_s
+    if redis is not None:
         from services.webhooks.redis_store import RedisWebhookStore
 
-        return RedisWebhookStore(ctx.redis, key_prefix=ctx.settings.redis.key_prefix,
-                                 retention_s=retention)
+        return RedisWebhookStore(redis, key_prefix=settings.redis.key_prefix, retention_s=retention)
     from services.webhooks.memory_store import MemoryWebhookStore
 
     return MemoryWebhookStore(retention)
-
-
-def install(ctx: Context, *, policy: NetPolicy | None = None) -> Webhooks:
-    """Attach webhooks to `ctx`: the store, the HTTP client and the job-finished listener."""
-    from services.jobs.events import add_listener
-    from services.webhooks.dispatch import on_job_finished
-
-    runtime = build_webhooks(ctx.settings, create_store(ctx), policy=policy)
-    ctx.webhooks = runtime
-    add_listener(ctx, on_job_finished)
-    ctx.on_close(runtime.close)
-    return runtime
-
-
-def runtime_of(ctx: Context) -> Webhooks:
-    if ctx.webhooks is None:
-        raise Unavailable("webhooks are not set up in this process")
-    return ctx.webhooks

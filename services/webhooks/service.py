@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from services.errors import Conflict, Invalid, NotFound
 from services.net.guard import ResolveFailed, UnsafeTarget, check_url
@@ -20,12 +19,9 @@ from services.webhooks.models import (
     SigningSecret,
 )
 from services.webhooks.payloads import test_event
-from services.webhooks.runtime import Webhooks, runtime_of
+from services.webhooks.runtime import Webhooks
 from services.webhooks.signing import generate_secret, rotate
 from services.webhooks.store import DeliveryPage
-
-if TYPE_CHECKING:
-    from services.context import Context
 
 # Events an endpoint can subscribe to (webhook.test is always sent to the endpoint tested).
 SUBSCRIBABLE = frozenset({EventType.JOB_SUCCEEDED, EventType.JOB_FAILED, EventType.JOB_CANCELLED})
@@ -58,11 +54,10 @@ def _event_types(values: list[str]) -> list[str]:
 
 
 async def create_endpoint(
-    ctx: Context, org_id: str, *, url: str, description: str = "",
+    runtime: Webhooks, org_id: str, *, url: str, description: str = "",
     event_types: list[str] | None = None, enabled: bool = True,
 ) -> tuple[Endpoint, str]:
     """Register an endpoint; returns it with its secret, which is shown this once."""
-    runtime = runtime_of(ctx)
     if len(await runtime.store.list_endpoints(org_id)) >= MAX_ENDPOINTS_PER_ORG:
         raise Conflict(f"an org may register at most {MAX_ENDPOINTS_PER_ORG} endpoints",
                        code="too_many_endpoints")
@@ -76,23 +71,22 @@ async def create_endpoint(
     return endpoint, secret
 
 
-async def get_endpoint(ctx: Context, org_id: str, endpoint_id: str) -> Endpoint:
-    endpoint = await runtime_of(ctx).store.get_endpoint(org_id, endpoint_id)
+async def get_endpoint(runtime: Webhooks, org_id: str, endpoint_id: str) -> Endpoint:
+    endpoint = await runtime.store.get_endpoint(org_id, endpoint_id)
     if endpoint is None:
         raise NotFound(f"endpoint {endpoint_id} not found")
     return endpoint
 
 
-async def list_endpoints(ctx: Context, org_id: str) -> list[Endpoint]:
-    return await runtime_of(ctx).store.list_endpoints(org_id)
+async def list_endpoints(runtime: Webhooks, org_id: str) -> list[Endpoint]:
+    return await runtime.store.list_endpoints(org_id)
 
 
 async def update_endpoint(
-    ctx: Context, org_id: str, endpoint_id: str, changes: EndpointChanges,
+    runtime: Webhooks, org_id: str, endpoint_id: str, changes: EndpointChanges,
 ) -> Endpoint:
     """Apply the given changes; enabling an endpoint clears why it was disabled."""
-    runtime = runtime_of(ctx)
-    endpoint = await get_endpoint(ctx, org_id, endpoint_id)
+    endpoint = await get_endpoint(runtime, org_id, endpoint_id)
     if changes.url is not None:
         endpoint.url = await validate_url(runtime, changes.url)
     if changes.description is not None:
@@ -109,19 +103,17 @@ async def update_endpoint(
     return endpoint
 
 
-async def delete_endpoint(ctx: Context, org_id: str, endpoint_id: str) -> None:
-    runtime = runtime_of(ctx)
+async def delete_endpoint(runtime: Webhooks, org_id: str, endpoint_id: str) -> None:
     if not await runtime.store.delete_endpoint(org_id, endpoint_id):
         raise NotFound(f"endpoint {endpoint_id} not found")
     runtime.endpoints.forget(org_id, endpoint_id)
 
 
 async def rotate_endpoint_secret(
-    ctx: Context, org_id: str, endpoint_id: str, *, overlap_s: float | None = None,
+    runtime: Webhooks, org_id: str, endpoint_id: str, *, overlap_s: float | None = None,
 ) -> tuple[Endpoint, str]:
     """A new secret signs from now on; the old one also signs for `overlap_s`."""
-    runtime = runtime_of(ctx)
-    endpoint = await get_endpoint(ctx, org_id, endpoint_id)
+    endpoint = await get_endpoint(runtime, org_id, endpoint_id)
     overlap = runtime.settings.rotation_overlap_s if overlap_s is None else overlap_s
     endpoint.secrets = rotate(endpoint.secrets, overlap, time.time())
     endpoint.updated_at = time.time()
@@ -130,13 +122,12 @@ async def rotate_endpoint_secret(
     return endpoint, endpoint.secrets[0].value
 
 
-async def org_secret(ctx: Context, org_id: str) -> str:
+async def org_secret(runtime: Webhooks, org_id: str) -> str:
     """The org's default secret (signs per-request webhook URLs), created on first use."""
-    return (await org_signing_secrets(runtime_of(ctx), org_id))[0].value
+    return (await org_signing_secrets(runtime, org_id))[0].value
 
 
-async def rotate_org_secret(ctx: Context, org_id: str, *, overlap_s: float | None = None) -> str:
-    runtime = runtime_of(ctx)
+async def rotate_org_secret(runtime: Webhooks, org_id: str, *, overlap_s: float | None = None) -> str:
     overlap = runtime.settings.rotation_overlap_s if overlap_s is None else overlap_s
     current = await org_signing_secrets(runtime, org_id)
     rotated = rotate(current, overlap, time.time())
@@ -144,38 +135,36 @@ async def rotate_org_secret(ctx: Context, org_id: str, *, overlap_s: float | Non
     return rotated[0].value
 
 
-async def send_test(ctx: Context, org_id: str, endpoint_id: str) -> Delivery:
+async def send_test(runtime: Webhooks, org_id: str, endpoint_id: str) -> Delivery:
     """Queue a `webhook.test` event to the endpoint (sent even while it is disabled)."""
-    runtime = runtime_of(ctx)
-    endpoint = await get_endpoint(ctx, org_id, endpoint_id)
+    endpoint = await get_endpoint(runtime, org_id, endpoint_id)
     event = test_event(org_id, endpoint.id)
     ((delivery, _),) = await runtime.store.record(event, [new_delivery(event, endpoint=endpoint)])
-    await enqueue(ctx, [delivery])
+    await enqueue(runtime, [delivery])
     return delivery
 
 
 async def list_deliveries(
-    ctx: Context, org_id: str, *, job_id: str | None = None,
+    runtime: Webhooks, org_id: str, *, job_id: str | None = None,
     status: DeliveryStatus | None = None, limit: int = 50, cursor: str | None = None,
 ) -> DeliveryPage:
-    return await runtime_of(ctx).store.list_deliveries(
+    return await runtime.store.list_deliveries(
         org_id, job_id=job_id, status=status, limit=limit, cursor=cursor)
 
 
 async def get_delivery(
-    ctx: Context, org_id: str, delivery_id: str,
+    runtime: Webhooks, org_id: str, delivery_id: str,
 ) -> tuple[Delivery, list[Attempt]]:
-    store = runtime_of(ctx).store
+    store = runtime.store
     delivery = await store.get_delivery(delivery_id)
     if delivery is None or delivery.org_id != org_id:
         raise NotFound(f"delivery {delivery_id} not found")
     return delivery, await store.list_attempts(delivery_id)
 
 
-async def redeliver(ctx: Context, org_id: str, delivery_id: str) -> Delivery:
+async def redeliver(runtime: Webhooks, org_id: str, delivery_id: str) -> Delivery:
     """Start a new round of the retry schedule for a finished delivery (same webhook-id)."""
-    runtime = runtime_of(ctx)
-    delivery, _ = await get_delivery(ctx, org_id, delivery_id)
+    delivery, _ = await get_delivery(runtime, org_id, delivery_id)
     if not delivery.status.terminal:
         raise Conflict("the delivery is still in progress", code="delivery_pending")
     if delivery.endpoint_id:
@@ -190,5 +179,5 @@ async def redeliver(ctx: Context, org_id: str, delivery_id: str) -> Delivery:
     delivery.last_error = None
     delivery.updated_at = delivery.next_attempt_at = time.time()
     await runtime.store.save_delivery(delivery)
-    await enqueue(ctx, [delivery])
+    await enqueue(runtime, [delivery])
     return delivery

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from services.jobs.events import job_finished
 from services.jobs.model import Job, JobKind, JobStatus
 from tests.backends import BACKENDS
 from tests.webhook_support import SCHEDULE, Received, Receiver, webhook_platform
@@ -133,7 +132,7 @@ async def test_an_exhausted_event_is_listed_and_redelivered(
     async with Receiver(receiver) as rx, webhook_platform(backend, unique, tmp_path) as p:
         endpoint = await p.create_endpoint(rx.url)
         job = _job()
-        await job_finished(p.ctx, job)
+        await p.ctx.lifecycle.listeners.finished(job)
         (listed,) = await p.deliveries(job_id=job.id)
         exhausted = await p.settled(listed["id"])
         assert exhausted["status"] == "exhausted" and exhausted["attempts"] == len(SCHEDULE)
@@ -162,7 +161,7 @@ async def test_redelivering_a_pending_delivery_is_409(unique: str, tmp_path: Pat
     async with Receiver(lambda r: (500, {}, b"")) as rx, webhook_platform(
             "embedded", unique, tmp_path, retry_schedule_s=[0, 30]) as p:
         await p.create_endpoint(rx.url)
-        await job_finished(p.ctx, _job())
+        await p.ctx.lifecycle.listeners.finished(_job())
         await rx.wait_for(1)
         (listed,) = await p.deliveries()
         response = await p.client.post(f"/api/v1/webhooks/deliveries/{listed['id']}/redeliver",
@@ -176,7 +175,7 @@ async def test_deliveries_paginate_newest_first(unique: str, tmp_path: Path) -> 
         jobs = [_job() for _ in range(5)]
         for job in jobs:
             job.finished_at = time.time()
-            await job_finished(p.ctx, job)
+            await p.ctx.lifecycle.listeners.finished(job)
         await rx.wait_for(5)
         seen, cursor = [], None
         while True:

@@ -146,7 +146,7 @@ async def setup(
                 transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=30,
                 event_hooks={"response": [keep]},
             ) as client:
-                headers = {"Authorization": f"Bearer {await create_api_key(ctx, 'org-a')}"}
+                headers = {"Authorization": f"Bearer {await create_api_key(ctx.config, 'org-a')}"}
                 yield ctx, client, recorder, responses, headers
             if ctx.redis is not None:
                 keys = [k async for k in ctx.redis.scan_iter(match=f"t{unique}:*", count=500)]
@@ -184,7 +184,7 @@ async def test_a_credential_is_used_but_never_written_said_or_queued(
             on_queue = await read_rabbit_queue(ctx, "jobs.model")
             assert len(on_queue) == 3
             queued += on_queue
-        stop = await start_runner(ctx, ["model"])
+        stop = (await start_runner(ctx, ["model"])).stop
         try:
             jobs = [await ctx.jobs.wait(j, 20) for j in job_ids]
         finally:

@@ -11,7 +11,6 @@ import subprocess
 import pytest
 
 from services.jobs.model import JobKind, JobStatus
-from services.jobs.service import submit
 from tests.backends import context, make_settings
 from tests.conftest import require_env
 from tests.e2e.processes import start_worker
@@ -35,6 +34,10 @@ async def _count_completions(ctx, channel_prefix: str, seen: list[str], ready: a
             seen.append(message["data"].decode())
 
 
+async def submit(ctx, body: dict):  # type: ignore[no-untyped-def]
+    return await ctx.lifecycle.submit("org-a", JobKind.MODEL, body)
+
+
 def _payload(model: str) -> dict:
     return {"provider": "mock", "model": model, "messages": [{"role": "user", "content": "x"}]}
 
@@ -49,7 +52,7 @@ async def test_worker_killed_mid_job_redelivers_and_completes_once(unique: str, 
         await ready.wait()
         first = start_worker(settings)
         try:
-            created = await submit(ctx, "org-a", JobKind.MODEL, _payload("mock-1500ms"))
+            created = await submit(ctx, _payload("mock-1500ms"))
             job_id = created.job.id
             await _wait_status(ctx, job_id, JobStatus.RUNNING)
             first.send_signal(signal.SIGKILL)  # no drain, no ack: the broker must redeliver
@@ -78,7 +81,7 @@ async def test_sigterm_drains_in_flight_jobs_before_exit(unique: str, tmp_path) 
         await ctx.broker.declare(["jobs.model"])
         worker = start_worker(settings, JOBS_DRAIN_GRACE_S="20")
         try:
-            ids = [(await submit(ctx, "org-a", JobKind.MODEL, _payload("mock-1000ms"))).job.id for _ in range(5)]
+            ids = [(await submit(ctx, _payload("mock-1000ms"))).job.id for _ in range(5)]
             for job_id in ids:
                 await _wait_status(ctx, job_id, JobStatus.RUNNING)
             worker.send_signal(signal.SIGTERM)
@@ -108,9 +111,9 @@ async def test_rabbitmq_restart_mid_run_consumer_resumes_and_every_job_finishes(
 
     settings = make_settings("real", unique, tmp_path)
     async with context(settings) as ctx:
-        stop = await start_runner(ctx, ["model"])
+        stop = (await start_runner(ctx, ["model"])).stop
         try:
-            before = [(await submit(ctx, "org-a", JobKind.MODEL, _payload("mock-400ms"))).job.id for _ in range(30)]
+            before = [(await submit(ctx, _payload("mock-400ms"))).job.id for _ in range(30)]
             await asyncio.sleep(0.2)
             await asyncio.to_thread(_rabbitmqctl, "stop_app")
             await asyncio.to_thread(_rabbitmqctl, "start_app")
@@ -118,7 +121,7 @@ async def test_rabbitmq_restart_mid_run_consumer_resumes_and_every_job_finishes(
             after = []
             for _ in range(30):
                 try:
-                    after.append((await submit(ctx, "org-a", JobKind.MODEL, _payload("mock-10ms"))).job.id)
+                    after.append((await submit(ctx, _payload("mock-10ms"))).job.id)
                 except Exception:
                     await asyncio.sleep(0.2)  # consumers are still being restored
             for job_id in before + after:

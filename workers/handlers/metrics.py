@@ -10,20 +10,14 @@ with its deliveries unacked (services/metrics/batcher.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from services.broker.base import Delivery
+from services.metrics.batcher import Batcher
 from services.metrics.schemas import decode_events
-from services.metrics.setup import metrics_batcher, pool_prefetch
-
-if TYPE_CHECKING:
-    from services.broker.base import Delivery
-    from services.context import Context
+from workers.runner import QueueHandler
 
 
-async def handle(ctx: Context, delivery: Delivery) -> None:
-    await metrics_batcher(ctx).add_many(decode_events(delivery.body))
+def handler(batcher: Batcher) -> QueueHandler:
+    async def handle(delivery: Delivery) -> None:
+        await batcher.add_many(decode_events(delivery.body))
 
-
-def prefetch(ctx: Context) -> int:
-    """In messages: about two DB batches of events (services.metrics.setup.pool_prefetch)."""
-    return pool_prefetch(ctx.settings.timescale)
+    return handle

@@ -6,17 +6,14 @@ returns normally, so the runner acks; only a malformed message is dead-lettered.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import ValidationError
 
+from services.broker.base import Delivery
 from services.errors import Permanent
 from services.webhooks.deliver import fail_dead, process
 from services.webhooks.models import DeliveryMessage
-
-if TYPE_CHECKING:
-    from services.broker.base import Delivery
-    from services.context import Context
+from services.webhooks.runtime import Webhooks
+from workers.runner import QueueHandler
 
 
 def _decode(body: bytes) -> DeliveryMessage:
@@ -26,14 +23,21 @@ def _decode(body: bytes) -> DeliveryMessage:
         raise Permanent("malformed webhook message", code="bad_message") from exc
 
 
-async def handle(ctx: Context, delivery: Delivery) -> None:
-    await process(ctx, _decode(delivery.body))
+def handler(webhooks: Webhooks) -> QueueHandler:
+    async def handle(delivery: Delivery) -> None:
+        await process(webhooks, _decode(delivery.body))
+
+    return handle
 
 
-async def handle_dead(ctx: Context, delivery: Delivery) -> None:
+def dead_handler(webhooks: Webhooks) -> QueueHandler:
     """A message that hit the delivery limit: mark its delivery failed so it is visible."""
-    try:
-        message = _decode(delivery.body)
-    except Permanent:
-        return
-    await fail_dead(ctx, message)
+
+    async def handle_dead(delivery: Delivery) -> None:
+        try:
+            message = _decode(delivery.body)
+        except Permanent:
+            return
+        await fail_dead(webhooks, message)
+
+    return handle_dead

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from services.chat.executor import execute_chat
 from services.errors import Retryable
 from services.observability.prom import CACHE
 from services.providers.simulator.server import RunningSimulator
-from tests.chat_support import chat_context, chat_settings, payload, upstream_calls
+from tests.chat_support import chat_context, chat_settings, execute_chat, payload, upstream_calls
 
 
 def _cache_count(result: str) -> float:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from services.chat.executor import execute_chat
 from services.errors import Permanent, Retryable
+from services.jobs.executor import RunAttempts
 from services.providers.simulator.server import RunningSimulator
 from services.resilience.errors import RetryLater
-from tests.chat_support import chat_context, chat_settings, payload, upstream_calls
+from tests.chat_support import chat_context, chat_settings, execute_chat, payload, upstream_calls
 
 
 def _trail(result_or_attempts: object) -> list[tuple[str, str, str | None]]:
@@ -59,7 +59,7 @@ async def test_invalid_request_does_not_fall_back(
 ) -> None:
     primary, backup = f"sim-fail-400-{unique}", f"backup-{unique}"
     settings = chat_settings("embedded", unique, tmp_path, sim_url=sim.url)
-    attempts: list = []
+    attempts = RunAttempts()
     async with chat_context(settings) as ctx:
         with pytest.raises(Permanent) as caught:
             await execute_chat(ctx, payload(

@@ -1,4 +1,5 @@
-"""Streaming through the executor: inline (`stream_chat`) and queued (`execute_job`)."""
+"""Streaming through the executor: inline (`stream_chat`) and a queued stream job through
+the lifecycle (its chunks land in the job's event log)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from services.chat.executor import StreamEvent, execute_job, stream_chat
-from services.chat.stream_store import CHUNK
 from services.context import Context
 from services.errors import Permanent
+from services.jobs.executor import StreamEvent
+from services.jobs.messages import JobMessage
 from services.jobs.model import Job, JobKind
+from services.jobs.stream_store import CHUNK, END
 from services.providers.simulator.server import RunningSimulator
-from tests.chat_support import chat_context, chat_settings, payload, upstream_calls
+from tests.chat_support import chat_context, chat_settings, payload, stream_chat, upstream_calls
 from tests.services.chat.tool_server import tool_server
 
 
@@ -96,11 +98,14 @@ async def test_queued_stream_job_writes_its_chunks_to_the_job_log(
         job = Job(org_id="org-a", kind=JobKind.MODEL,
                   request=payload("to the log", model=f"log-{unique}", stream=True))
         await ctx.jobs.create(job)
-        result = await execute_job(ctx, job)
-        assert ctx.chat is not None
-        entries = await ctx.chat.streams.read(job.id, None)
-    assert {e.event for e in entries} == {CHUNK}
-    assert "".join(e.data["delta"] for e in entries) == "sim: to the log" == result["content"]
-    meta = result["_meta"]
+        await ctx.lifecycle.run_message(JobMessage(job_id=job.id, org_id="org-a", kind=job.kind),
+                                        redelivered=False)
+        entries = await ctx.streams.read(job.id, None)
+        done = await ctx.jobs.get(job.id)
+    assert done is not None and done.result is not None
+    assert [e.event for e in entries][-1] == END  # the lifecycle marks the end for SSE readers
+    chunks = [e for e in entries if e.event == CHUNK]
+    assert "".join(e.data["delta"] for e in chunks) == "sim: to the log" == done.result["content"]
+    meta = done.meta
     assert (meta["provider"], meta["cache"]) == ("openai", "miss")
     assert [a["outcome"] for a in meta["attempts"]] == ["ok"]

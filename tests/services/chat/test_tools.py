@@ -9,11 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
-from services.chat.executor import execute_chat
 from services.context import Context
 from services.providers.simulator.server import RunningSimulator
 from services.providers.types import Message, ToolCall
-from tests.chat_support import chat_context, chat_settings, payload, upstream_calls
+from tests.chat_support import chat_context, chat_settings, execute_chat, payload, upstream_calls
 from tests.services.chat.scripted import ScriptedProvider
 from tests.services.chat.tool_server import ToolServer, tool_server
 

@@ -10,7 +10,7 @@ import pytest
 from config import AppSettings, SecuritySettings, Settings
 from services.context import Context, build_context
 from services.credentials.crypto import generate_key
-from services.credentials.resolve import OrgCredentials, resolve_credential
+from services.credentials.resolve import OrgCredentials
 from services.errors import Invalid
 
 
@@ -30,20 +30,20 @@ async def test_org_credential_wins_over_the_environment(
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-environment")
     assert ctx.credentials is not None
-    assert await resolve_credential(ctx, "org_a", "openai") == "sk-from-environment"
+    assert await OrgCredentials(ctx.credentials)("org_a", "openai") == "sk-from-environment"
     await ctx.credentials.put("org_a", "openai", "sk-org-a-own-key-0001")
-    assert await resolve_credential(ctx, "org_a", "openai") == "sk-org-a-own-key-0001"
-    assert await OrgCredentials(ctx)("org_b", "openai") == "sk-from-environment"
+    assert await OrgCredentials(ctx.credentials)("org_a", "openai") == "sk-org-a-own-key-0001"
+    assert await OrgCredentials(ctx.credentials)("org_b", "openai") == "sk-from-environment"
     monkeypatch.delenv("OPENAI_API_KEY")
-    assert await resolve_credential(ctx, "org_b", "openai") is None
+    assert await OrgCredentials(ctx.credentials)("org_b", "openai") is None
 
 
 async def test_deleting_a_credential_takes_effect_at_once(ctx: Context) -> None:
     assert ctx.credentials is not None
     saved = await ctx.credentials.put("org_a", "anthropic", "sk-ant-0123456789")
-    assert await resolve_credential(ctx, "org_a", "anthropic") == "sk-ant-0123456789"
+    assert await OrgCredentials(ctx.credentials)("org_a", "anthropic") == "sk-ant-0123456789"
     await ctx.credentials.delete("org_a", saved.id)
-    assert await resolve_credential(ctx, "org_a", "anthropic") is None
+    assert await OrgCredentials(ctx.credentials)("org_a", "anthropic") is None
 
 
 async def test_unknown_services_are_refused(ctx: Context) -> None:

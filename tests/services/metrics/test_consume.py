@@ -16,10 +16,10 @@ from services.broker.base import OutgoingMessage
 from services.broker.queues import Queue, dead_letter_queue
 from services.context import Context
 from services.metrics.schemas import MetricEvent
-from services.metrics.setup import open_metrics
 from tests.backends import context
 from tests.services.metrics.conftest import count_rows, event, eventually, messages, pipeline_settings
 from workers.process import start_runner
+from workers.runner import Runner
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbit]
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -30,15 +30,20 @@ def events(prefix: str, count: int, **fields: object) -> list[MetricEvent]:
             for i in range(count)]
 
 
+# The runner of each open metrics pool, to see when its in-flight messages are settled.
+RUNNERS: dict[int, Runner] = {}
+
+
 @asynccontextmanager
 async def metrics_pool(settings_dir: Path, unique: str, pg: TimescaleSettings) -> AsyncIterator[Context]:
     async with context(pipeline_settings(unique, settings_dir, pg)) as ctx:
-        stop = await start_runner(ctx, ["metrics"])
-        await open_metrics(ctx)
+        runner = await start_runner(ctx, ["metrics"])
+        RUNNERS[id(ctx)] = runner
         try:
             yield ctx
         finally:
-            await stop()
+            await runner.stop()
+            del RUNNERS[id(ctx)]
 
 
 async def settle(ctx: Context, pg_url: str, schema: str, rows: int) -> None:
@@ -46,7 +51,7 @@ async def settle(ctx: Context, pg_url: str, schema: str, rows: int) -> None:
     async def settled() -> bool:
         return ((await count_rows(pg_url, schema))[0] >= rows
                 and await ctx.broker.depth(Queue.METRICS.value) == 0
-                and ctx.extras["runner"].in_flight == 0)
+                and RUNNERS[id(ctx)].in_flight == 0)
 
     await eventually(settled)
 

@@ -12,7 +12,6 @@ from config import TimescaleSettings
 from services.broker.base import Delivery, OutgoingMessage
 from services.broker.queues import Queue, dead_letter_queue
 from services.context import build_context
-from services.metrics.setup import open_metrics
 from tests.backends import context
 from tests.services.metrics.conftest import count_rows, event, eventually, messages, pipeline_settings
 from tests.services.metrics.tcp_proxy import TcpProxy, via
@@ -45,8 +44,8 @@ async def test_database_outage_holds_events_in_the_queue_and_loses_none(
     settings = pipeline_settings(unique, tmp_path, proxied)
     try:
         async with context(settings) as ctx:
-            stop = await start_runner(ctx, ["metrics"])
-            await open_metrics(ctx)
+            stop = (await start_runner(ctx, ["metrics"])).stop
+            await ctx.metrics.open()
             try:
                 await ctx.broker.publish_many(Queue.METRICS.value, batch(0, 200, per_message))
 
@@ -95,7 +94,7 @@ async def test_a_committed_batch_redelivered_is_not_counted_twice(
     handled: list[str] = []
 
     async def commit_without_ack(delivery: Delivery) -> None:
-        await metrics_handler.handle(crashed, delivery)
+        await metrics_handler.handler(crashed.metrics.batcher)(delivery)
         handled.append(delivery.message_id)
 
     await crashed.broker.consume(Queue.METRICS.value, commit_without_ack, prefetch=500)
@@ -114,7 +113,7 @@ async def test_a_committed_batch_redelivered_is_not_counted_twice(
 
         async def count_then_handle(delivery: Delivery) -> None:
             redelivered.append(delivery.redelivered)
-            await metrics_handler.handle(ctx, delivery)
+            await metrics_handler.handler(ctx.metrics.batcher)(delivery)
             await delivery.ack()
 
         sub = await ctx.broker.consume(Queue.METRICS.value, count_then_handle, prefetch=500)

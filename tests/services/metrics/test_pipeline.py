@@ -13,9 +13,7 @@ from psycopg.rows import dict_row
 
 from api.app import create_app
 from config import TimescaleSettings
-from services.jobs.events import job_finished
 from services.jobs.model import Job, JobError, JobKind, JobStatus
-from services.metrics.setup import open_metrics
 from tests.backends import context, new_key
 from tests.services.metrics.conftest import count_rows, eventually, pipeline_settings
 from workers.process import start_runner
@@ -58,13 +56,13 @@ async def test_rows_land_with_the_right_values_and_usage_agrees(
 ) -> None:
     settings = pipeline_settings(unique, tmp_path, pg_settings)
     async with context(settings) as ctx:
-        stop = await start_runner(ctx, ["metrics"])
-        await open_metrics(ctx)  # what run_worker's start-up hook does
+        stop = (await start_runner(ctx, ["metrics"])).stop
+        await ctx.metrics.open()  # what run_worker's start-up hook does
         try:
             for job in JOBS.values():
-                await job_finished(ctx, job)
+                await ctx.lifecycle.listeners.finished(job)
             # A finished job told twice (its message was redelivered) is still one row.
-            await job_finished(ctx, JOBS["succeeded"])
+            await ctx.lifecycle.listeners.finished(JOBS["succeeded"])
 
             async def landed() -> bool:
                 return (await count_rows(pg_url, pg_schema))[0] >= 4

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,10 +13,10 @@ from config import TimescaleSettings
 from services.broker.memory import MemoryBroker
 from services.broker.queues import Queue
 from services.errors import Permanent
-from services.jobs.events import job_finished
+from services.jobs.events import JobListeners
 from services.jobs.model import Job, JobError, JobKind, JobStatus
-from services.metrics.outbox import install_outbox
-from services.metrics.publisher import event_from_job, install_publisher
+from services.metrics.publisher import event_from_job
+from services.metrics.runtime import build_metrics
 from services.metrics.schemas import MetricBatch, decode_events
 
 CREATED = 1_772_000_000.0
@@ -119,13 +118,9 @@ def test_both_message_versions_decode_and_bad_bodies_are_permanent() -> None:
 
 async def test_listener_returns_once_the_event_is_published() -> None:
     broker = MemoryBroker()
-    closers: list[Any] = []
-    ctx: Any = SimpleNamespace(broker=broker, extras={}, on_close=closers.append,
-                               settings=SimpleNamespace(timescale=TimescaleSettings(url=None)))
-    install_outbox(ctx)
-    install_publisher(ctx)
+    metrics = await build_metrics(TimescaleSettings(url=None), broker, role="test")
     finished = job(meta={"provider": "openai", "model": "m"})
-    await job_finished(ctx, finished)
+    await JobListeners([metrics.publish]).finished(finished)
     # Confirmed before the listener returned: the message is in the queue already.
     assert await broker.depth(Queue.METRICS.value) == 1
     got: list[Any] = []

@@ -13,13 +13,12 @@ import asyncio
 import json
 import os
 import sys
-from typing import Any
 
 from config import load_settings
-from services.chat.executor import execute_chat
+from services.chat.executor import ChatExecutor
 from services.chat.runtime import build_runtime
+from services.chat.schemas import ChatJobPayload
 from services.common.redis import create_redis
-from services.context import Context
 from services.errors import PlatformError
 from services.providers.openai_adapter import OpenAIAdapter
 
@@ -34,13 +33,8 @@ async def main() -> None:
     adapter = OpenAIAdapter("openai", base_url=os.environ["PROVIDERS_SIMULATOR_URL"] + "/openai/v1")
     runtime = build_runtime(settings, redis, providers={"openai": adapter},
                             credentials=static_credential)
-    # The executor needs only the settings and the chat runtime from its Context.
-    none: Any = None
-    ctx = Context(settings=settings, broker=none, jobs=none, config=none, redis=redis,
-                  chat=runtime)
-    ctx.on_close(redis.aclose)
-    ctx.on_close(adapter.aclose)
-    ctx.on_close(runtime.close)
+    # The executor needs only its chat runtime: no job store, broker or config.
+    executor = ChatExecutor(runtime)
     model = os.environ["TEST_MODEL"]
     loop = asyncio.get_running_loop()
     print(json.dumps({"ready": os.getpid()}), flush=True)
@@ -52,15 +46,17 @@ async def main() -> None:
             outcomes = []
             for _ in range(int(count)):
                 try:
-                    result = await execute_chat(ctx, {
+                    outcome = await executor.complete(ChatJobPayload.model_validate({
                         "provider": "openai", "model": model, "cache": False,
-                        "messages": [{"role": "user", "content": "hi"}]}, org_id="org-a")
-                    outcomes.append("ok" if result["model"] == model else "wrong-model")
+                        "messages": [{"role": "user", "content": "hi"}]}), org_id="org-a")
+                    outcomes.append("ok" if outcome.model == model else "wrong-model")
                 except PlatformError as exc:
                     outcomes.append(exc.code)
             print(json.dumps({"outcomes": outcomes}), flush=True)
     finally:
-        await ctx.close()
+        await runtime.close()
+        await adapter.aclose()
+        await redis.aclose()
 
 
 if __name__ == "__main__":

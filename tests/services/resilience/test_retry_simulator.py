@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from services.chat.executor import execute_chat
 from services.errors import Permanent, Retryable
 from services.providers.simulator.server import RunningSimulator
 from services.resilience.errors import RetryLater
-from tests.chat_support import chat_context, chat_settings, payload, upstream_calls
+from tests.chat_support import chat_context, chat_settings, execute_chat, payload, upstream_calls
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])

@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 import pytest
 
-from services.jobs.events import job_finished
 from services.jobs.model import Job, JobKind, JobStatus
 from services.webhooks.deliver import EARLY_TOLERANCE_S
 from tests.backends import BACKENDS
@@ -54,7 +53,7 @@ async def test_job_events_are_signed_for_endpoints_and_request_urls(
         per_job.secrets = [(await p.client.get("/api/v1/webhooks/secret",
                                                headers=p.org_a)).json()["secret"]]
         job = finished_job(webhook={"url": per_job.url, "headers": {"X-Receiver-Token": "t0k"}})
-        await job_finished(p.ctx, job)
+        await p.ctx.lifecycle.listeners.finished(job)
 
         (to_endpoint,) = await rx.wait_for(1)
         (to_url,) = await per_job.wait_for(1)
@@ -80,7 +79,7 @@ async def test_three_failures_then_success_follows_the_schedule(
             backend, unique, tmp_path) as p:
         endpoint = await p.create_endpoint(rx.url)
         rx.secrets = [endpoint["secret"]]
-        await job_finished(p.ctx, finished_job())
+        await p.ctx.lifecycle.listeners.finished(finished_job())
         received = await rx.wait_for(4)
         (listed,) = await p.deliveries()
         delivery = await p.settled(listed["id"])
@@ -106,7 +105,7 @@ async def test_retry_after_on_429_is_honoured(backend: str, unique: str, tmp_pat
     async with Receiver(script(429, headers={"Retry-After": "1"})) as rx, webhook_platform(
             backend, unique, tmp_path) as p:
         endpoint = await p.create_endpoint(rx.url)
-        await job_finished(p.ctx, finished_job())
+        await p.ctx.lifecycle.listeners.finished(finished_job())
         first, second = await rx.wait_for(2)
         (listed,) = await p.deliveries()
         delivery = await p.settled(listed["id"])
@@ -119,7 +118,7 @@ async def test_retry_after_on_429_is_honoured(backend: str, unique: str, tmp_pat
 async def test_410_disables_the_endpoint(backend: str, unique: str, tmp_path: Path) -> None:
     async with Receiver(script(410)) as rx, webhook_platform(backend, unique, tmp_path) as p:
         endpoint = await p.create_endpoint(rx.url)
-        await job_finished(p.ctx, finished_job())
+        await p.ctx.lifecycle.listeners.finished(finished_job())
         (listed,) = await p.deliveries()
         delivery = await p.settled(listed["id"])
         assert delivery["status"] == "failed" and delivery["attempts"] == 1
@@ -129,7 +128,7 @@ async def test_410_disables_the_endpoint(backend: str, unique: str, tmp_path: Pa
         assert shown["enabled"] is False and "410" in shown["disabled_reason"]
         # Later events are not sent to the disabled endpoint.
         later = finished_job()
-        await job_finished(p.ctx, later)
+        await p.ctx.lifecycle.listeners.finished(later)
         assert await p.deliveries(job_id=later.id) == []
         assert len(rx.received) == 1
 
@@ -152,7 +151,7 @@ async def test_timeouts_and_connection_errors_are_retried(
         closed = Receiver()
         async with closed:
             gone_url = closed.url  # nothing listens here once the block ends
-        await job_finished(p.ctx, finished_job(webhook={"url": gone_url}))
+        await p.ctx.lifecycle.listeners.finished(finished_job(webhook={"url": gone_url}))
         by_url = {d["url"]: d for d in await p.deliveries()}
         timed_out = await p.settled(by_url[rx.url]["id"])
         refused = await p.settled(by_url[gone_url]["id"])
@@ -184,11 +183,11 @@ async def test_a_listener_run_twice_delivers_once(backend: str, unique: str, tmp
     async with Receiver() as rx, webhook_platform(backend, unique, tmp_path) as p:
         await p.create_endpoint(rx.url)
         job = finished_job()
-        await job_finished(p.ctx, job)
-        await job_finished(p.ctx, job)  # e.g. a redelivered job message after a crash
+        await p.ctx.lifecycle.listeners.finished(job)
+        await p.ctx.lifecycle.listeners.finished(job)  # e.g. a redelivered job message after a crash
         (listed,) = await p.deliveries(job_id=job.id)
         assert (await p.settled(listed["id"]))["attempts"] == 1
-        await job_finished(p.ctx, job)
+        await p.ctx.lifecycle.listeners.finished(job)
         assert len(await p.deliveries(job_id=job.id)) == 1
     assert len(rx.received) == 1
 

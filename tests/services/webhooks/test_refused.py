@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from services.jobs.events import job_finished
 from services.jobs.model import Job, JobKind, JobStatus
 from services.net.guard import NetPolicy
 from tests.backends import BACKENDS
@@ -44,7 +43,7 @@ async def test_each_internal_target_is_refused_with_its_reason(
         for url in REFUSED:
             job = Job(org_id="org-a", kind=JobKind.MODEL, status=JobStatus.FAILED,
                       request={"webhook": {"url": url}}, finished_at=time.time())
-            await job_finished(p.ctx, job)
+            await p.ctx.lifecycle.listeners.finished(job)
         deliveries = {d["url"]: d for d in await p.deliveries(limit=50)}
         assert set(deliveries) == set(REFUSED)
         for url, reason in REFUSED.items():

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from services.chat.stream_store import StreamEntry
+from services.jobs.stream_store import StreamEntry
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

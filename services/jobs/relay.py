@@ -6,22 +6,18 @@ succeeded; data: the job) or `error` (it failed or was cancelled; data: the job,
 error). A comment line goes out every `sse_heartbeat_s` (15 s) of silence.
 
 The end is seen two ways: the `end` entry the job-finished listener appends to a streaming
-job's log (services/chat/runtime.py), and, as a backstop, a look at the job record after
+job's log (services/jobs/lifecycle.py), and, as a backstop, a look at the job record after
 every quiet heartbeat interval. A job that does not stream only gets `done` / `error`.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
-from services.chat.runtime import get_runtime
-from services.chat.sse import HEARTBEAT, sse
-from services.chat.stream_store import CHUNK, END
+from services.common.sse import HEARTBEAT, sse
 from services.jobs.model import Job, JobStatus
-
-if TYPE_CHECKING:
-    from services.context import Context
+from services.jobs.store import JobStore
+from services.jobs.stream_store import CHUNK, END, StreamStore
 
 
 def _final(job: Job, event_id: str | None = None) -> bytes:
@@ -29,12 +25,13 @@ def _final(job: Job, event_id: str | None = None) -> bytes:
     return sse(event, job.public(), event_id=event_id)
 
 
-async def relay_job(ctx: Context, job: Job, last_event_id: str | None) -> AsyncIterator[bytes]:
+async def relay_job(
+    jobs: JobStore, streams: StreamStore, job: Job, last_event_id: str | None, *, heartbeat_s: float,
+) -> AsyncIterator[bytes]:
     """SSE bytes for `job` (already checked to belong to the caller)."""
-    heartbeat_s = ctx.settings.chat.sse_heartbeat_s
     if not job.request.get("stream"):
         while not job.status.terminal:
-            latest = await ctx.jobs.wait(job.id, heartbeat_s)
+            latest = await jobs.wait(job.id, heartbeat_s)
             if latest is None:
                 return
             if not latest.status.terminal:
@@ -42,7 +39,6 @@ async def relay_job(ctx: Context, job: Job, last_event_id: str | None) -> AsyncI
             job = latest
         yield _final(job)
         return
-    streams = get_runtime(ctx).streams
     after = last_event_id
     # A job already over: send what is left of its log without waiting for more.
     block_s = 0.0 if job.status.terminal else heartbeat_s
@@ -58,7 +54,7 @@ async def relay_job(ctx: Context, job: Job, last_event_id: str | None) -> AsyncI
                 yield sse(CHUNK, entry.data, event_id=entry.id)
         if entries and not ended:
             continue
-        latest = await ctx.jobs.get(job.id)
+        latest = await jobs.get(job.id)
         if latest is None:
             return
         if latest.status.terminal:

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from services.chat.stream_store import CHUNK, END, MemoryStreamStore, StreamStore, parse_id
-from services.chat.stream_store_redis import RedisStreamStore
+from services.jobs.redis_stream_store import RedisStreamStore
+from services.jobs.stream_store import CHUNK, END, MemoryStreamStore, StreamStore, parse_id
 from tests.conftest import require_env
 
 

@@ -1,6 +1,6 @@
 """Where a queued streaming job's chunks wait for SSE readers: one append-only log per job.
 
-`RedisStreamStore` (stream_store_redis.py) keeps a Redis stream per job (XADD with an
+`RedisStreamStore` (redis_stream_store.py) keeps a Redis stream per job (XADD with an
 approximate MAXLEN and an expiry), so an SSE reader on any API process can follow a job
 running on any worker; `MemoryStreamStore` does the same in process for the embedded backend.
 Entry ids are Redis stream ids (`<ms>-<seq>`), used as SSE ids, so `Last-Event-ID` resumes

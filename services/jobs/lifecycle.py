@@ -1,0 +1,336 @@
+"""The one job lifecycle: every path that creates, starts, finishes, retries, dead-letters
+or cancels a job goes through `JobLifecycle`, whatever the job's kind.
+
+- submit (API): validate the payload with its kind's model, check its webhook URL, record
+  the job (Idempotency-Key aware), publish it; a failed publish fails the job at once.
+- queued (worker): `run_message` starts the job (compare-and-set, so a redelivered message
+  for a finished job is skipped), runs the kind's executor, then finishes, schedules a
+  retry (by raising Retryable to the runner) or fails it; `dead_letter` fails a poison job.
+- inline (API): `run_inline` and `stream_inline` record a running job, run the executor in
+  the calling process and finish it the same way.
+
+Executors return an Outcome and never write the store; this module alone does, and alone
+tells the listeners (metrics, webhooks, end of stream). Every transition is a CAS in the
+store, so a job finishes once whoever races to finish it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from config import JobSettings
+from services.broker.base import Broker
+from services.broker.queues import job_queue
+from services.errors import Conflict, Invalid, NotFound, PlatformError, Retryable, Unavailable
+from services.jobs.events import JobListeners
+from services.jobs.executor import Executor, ExecutorRegistry, Outcome, RunAttempts, StreamEvent, StreamingExecutor
+from services.jobs.messages import JobMessage
+from services.jobs.model import (
+    CANCEL_FROM,
+    FINISH_FROM,
+    RETRY_FROM,
+    START_FROM,
+    Job,
+    JobError,
+    JobStatus,
+)
+from services.jobs.retry import backoff_s
+from services.jobs.store import Created, JobStore, Page
+from services.jobs.stream_store import END, StreamStore
+from services.observability.prom import JOB_QUEUE_WAIT
+
+log = logging.getLogger(__name__)
+# Checks a user-given webhook URL (the address guard); raises Invalid.
+UrlCheck = Callable[[str], Awaitable[str]]
+# A job's attempt history in meta keeps only the latest calls of a job redelivered many times.
+MAX_RECORDED_ATTEMPTS = 50
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _error(exc: PlatformError) -> dict[str, Any]:
+    return JobError(code=exc.code, message=exc.message, retryable=exc.retryable).model_dump()
+
+
+def _fields(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
+    return [{"field": prefix + ".".join(str(p) for p in e["loc"]), "reason": e["msg"]}
+            for e in exc.errors()]
+
+
+@dataclass(slots=True)
+class JobLifecycle:
+    store: JobStore
+    broker: Broker
+    executors: ExecutorRegistry
+    listeners: JobListeners
+    streams: StreamStore
+    settings: JobSettings
+    check_webhook_url: UrlCheck | None = None
+
+    # -- submit side -------------------------------------------------------------------
+
+    def executor(self, kind: str) -> Executor:
+        if kind not in self.executors:
+            raise Invalid(f"unknown job kind {kind!r}; known: {', '.join(self.executors.kinds())}",
+                          field="kind")
+        return self.executors.get(kind)
+
+    def parse(self, kind: str, payload: dict[str, Any], *, prefix: str = "payload.") -> BaseModel:
+        """The payload as its kind's model; Invalid naming every wrong field otherwise."""
+        try:
+            return self.executor(kind).payload_model.model_validate(payload)
+        except ValidationError as exc:
+            raise Invalid("request validation failed", fields=_fields(exc, prefix)) from exc
+
+    async def _check_webhook(self, payload: BaseModel) -> None:
+        webhook = getattr(payload, "webhook", None)
+        if webhook is None or self.check_webhook_url is None:
+            return
+        try:
+            await self.check_webhook_url(webhook.url)
+        except Invalid as exc:
+            raise Invalid(exc.message, field="payload.webhook.url") from exc
+
+    async def submit(
+        self, org_id: str, kind: str, payload: dict[str, Any] | BaseModel, *,
+        idempotency_key: str | None = None, meta: dict[str, Any] | None = None,
+    ) -> Created:
+        """Validate, record, then publish; the broker's confirm comes before we answer.
+
+        If the publish fails the job is marked failed (never left `queued` forever), its
+        idempotency key is released so the client's retry can succeed, and Unavailable is raised.
+        """
+        model = payload if isinstance(payload, BaseModel) else self.parse(kind, payload)
+        await self._check_webhook(model)
+        request = model.model_dump(mode="json", exclude_unset=True)
+        job = Job(org_id=org_id, kind=kind, request=request, idempotency_key=idempotency_key,
+                  meta=meta or {})
+        digest = body_hash({"kind": kind, "payload": request}) if idempotency_key else None
+        created = await self.store.create(job, body_hash=digest)
+        if created.conflict:
+            raise Conflict("Idempotency-Key was used with a different body", code="idempotency_conflict",
+                           job_id=created.job.id)
+        if not created.created:
+            return created
+        try:
+            await self.broker.publish(job_queue(kind), JobMessage(job_id=job.id, org_id=org_id, kind=kind).outgoing())
+        except Unavailable as exc:
+            await self.store.transition(job.id, [JobStatus.QUEUED], JobStatus.FAILED, {
+                "finished_at": time.time(),
+                "error": JobError(code="broker_unavailable", message="the job could not be queued",
+                                  retryable=True).model_dump(),
+            })
+            if idempotency_key:
+                await self.store.release_idempotency(org_id, idempotency_key)
+            raise Unavailable("the job queue is unavailable; retry shortly", code="broker_unavailable",
+                              retry_after_s=5) from exc
+        return created
+
+    async def get(self, org_id: str, job_id: str, *, wait_s: float = 0) -> Job:
+        """The org's job (another org's job is NotFound), optionally waiting for it to end."""
+        job = await self.store.wait(job_id, wait_s) if wait_s > 0 else await self.store.get(job_id)
+        if job is None or job.org_id != org_id:
+            raise NotFound(f"job {job_id} not found")
+        return job
+
+    async def list_jobs(self, org_id: str, **filters: Any) -> Page:
+        return await self.store.list(org_id, **filters)
+
+    async def cancel(self, org_id: str, job_id: str) -> Job:
+        """Cancel a queued, retrying or running job; a running job's result is then dropped."""
+        job = await self.get(org_id, job_id)
+        if job.status.terminal:
+            raise Conflict(f"job is already {job.status.value}", code="job_finished")
+        done = await self.store.transition(job_id, CANCEL_FROM, JobStatus.CANCELLED, {"finished_at": time.time()})
+        if done is None:  # it ended between our read and the cancel
+            latest = await self.get(org_id, job_id)
+            raise Conflict(f"job is already {latest.status.value}", code="job_finished")
+        await self._ended(done)
+        return done
+
+    # -- queued side -------------------------------------------------------------------
+
+    async def run_message(self, message: JobMessage, *, redelivered: bool) -> None:
+        """Run one delivered job. Raises Retryable (with the delay) when it should run again."""
+        job = await self.store.get(message.job_id)
+        if job is None:
+            log.warning("job record missing (expired or lost with the job store); message dropped")
+            return
+        if job.status.terminal:
+            if redelivered:
+                # We may have died between the finish and telling the listeners: tell them again.
+                await self.listeners.finished(job)
+            return
+        now = time.time()
+        started = await self.store.transition(job.id, START_FROM, JobStatus.RUNNING, {
+            "started_at": now, "queue_ms": round((now - job.created_at) * 1000, 3),
+        }, count_attempt=True)
+        if started is None:
+            return
+        if started.attempts == 1:
+            JOB_QUEUE_WAIT.labels(job.kind).observe(max(0.0, now - job.created_at))
+        await self._run_queued(started)
+
+    async def _run_queued(self, job: Job) -> None:
+        attempts = RunAttempts()
+        try:
+            executor = self.executors.get(job.kind)
+            payload = executor.payload_model.model_validate(job.request)
+            if getattr(payload, "stream", False) and isinstance(executor, StreamingExecutor):
+                outcome = await self._stream_into_log(executor, job, payload, attempts)
+            else:
+                outcome = await executor.run(job, payload, attempts)
+        except Retryable as exc:
+            await self._retry_or_fail(job, exc, attempts)
+            return
+        except PlatformError as exc:
+            await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts)
+            return
+        except (KeyError, ValidationError) as exc:
+            log.error("job cannot run: %s", type(exc).__name__)
+            await self._finish(job, JobStatus.FAILED, attempts=attempts, error=JobError(
+                code="invalid_payload", message="the job's payload is not valid for its kind").model_dump())
+            return
+        except Exception:
+            log.exception("job crashed")
+            await self._finish(job, JobStatus.FAILED, attempts=attempts, error=JobError(
+                code="internal_error", message="the job failed unexpectedly").model_dump())
+            return
+        await self._finish(job, JobStatus.SUCCEEDED, outcome=outcome, attempts=attempts)
+
+    async def _stream_into_log(
+        self, executor: StreamingExecutor, job: Job, payload: Any, attempts: RunAttempts,
+    ) -> Outcome:
+        """A queued `stream: true` job: chunks go to the job's event log for SSE readers."""
+        outcome: Outcome | None = None
+        async for event in executor.stream(job, payload, attempts):
+            if event.outcome is not None:
+                outcome = event.outcome
+            else:
+                await self.streams.append(job.id, event.event, event.data)
+        if outcome is None:
+            raise RuntimeError("the stream ended without its outcome")
+        return outcome
+
+    async def _retry_or_fail(self, job: Job, exc: Retryable, attempts: RunAttempts) -> None:
+        delay = backoff_s(job.attempts, base_s=self.settings.retry_base_s, max_s=self.settings.retry_max_s,
+                          retry_after_s=exc.retry_after_s)
+        deadline = job.created_at + self.settings.deadline_s
+        if job.attempts < self.settings.max_attempts and time.time() + delay < deadline:
+            fields: dict[str, Any] = {"error": _error(exc)}
+            if attempts.calls:
+                fields["meta"] = {**job.meta, "attempts": self._history(job, attempts)}
+            if await self.store.transition(job.id, RETRY_FROM, JobStatus.RETRYING, fields) is not None:
+                log.info("job will retry", extra={"attempt": job.attempts, "delay_s": round(delay, 3)})
+                raise Retryable(exc.message, retry_after_s=delay) from exc
+            return
+        await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts)
+
+    async def dead_letter(self, job_id: str) -> None:
+        """A message that hit the delivery limit: fail its job so nobody waits forever."""
+        done = await self.store.transition(job_id, START_FROM, JobStatus.FAILED, {
+            "finished_at": time.time(),
+            "error": JobError(code="delivery_limit", message="the job crashed its worker repeatedly").model_dump(),
+        })
+        if done is not None:
+            log.error("job dead-lettered after repeated crashes")
+            await self._ended(done)
+
+    # -- inline side -------------------------------------------------------------------
+
+    async def _start_inline(self, org_id: str, kind: str, payload: BaseModel, meta: dict[str, Any]) -> Job:
+        now = time.time()
+        job = Job(
+            org_id=org_id, kind=kind, status=JobStatus.RUNNING, attempts=1, created_at=now,
+            started_at=now, queue_ms=0.0, meta={**meta, "mode": "inline"},
+            request=payload.model_dump(mode="json", exclude_none=True),
+        )
+        await self.store.create(job)
+        return job
+
+    async def run_inline(self, org_id: str, kind: str, payload: BaseModel, meta: dict[str, Any]) -> Job:
+        """Run in this process to the final answer; the finished job is returned, a failure raised."""
+        executor = self.executor(kind)
+        job = await self._start_inline(org_id, kind, payload, meta)
+        attempts = RunAttempts()
+        try:
+            outcome = await executor.run(job, payload, attempts)
+        except PlatformError as exc:
+            await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts)
+            raise
+        return await self._finish(job, JobStatus.SUCCEEDED, outcome=outcome, attempts=attempts)
+
+    async def stream_inline(
+        self, org_id: str, kind: str, payload: BaseModel, meta: dict[str, Any],
+    ) -> AsyncGenerator[tuple[Job, StreamEvent], None]:
+        """Yield (job, event) as the model writes; the job is finished with the `done` event,
+        failed on an error, and cancelled when the caller stops reading (client gone)."""
+        executor = self.executor(kind)
+        if not isinstance(executor, StreamingExecutor):
+            raise Invalid(f"jobs of kind {kind!r} cannot stream", field="stream")
+        job = await self._start_inline(org_id, kind, payload, meta)
+        attempts = RunAttempts()
+        finished = False
+        try:
+            async for event in executor.stream(job, payload, attempts):
+                if event.outcome is not None:
+                    finished = True
+                    job = await self._finish(job, JobStatus.SUCCEEDED, outcome=event.outcome, attempts=attempts)
+                yield job, event
+        except PlatformError as exc:
+            finished = True
+            await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts)
+            raise
+        finally:
+            if not finished:
+                await self._finish(job, JobStatus.CANCELLED, attempts=attempts)
+
+    # -- the finish every path shares --------------------------------------------------
+
+    def _history(self, job: Job, attempts: RunAttempts) -> list[dict[str, Any]]:
+        previous = job.meta.get("attempts", []) if isinstance(job.meta.get("attempts"), list) else []
+        return (previous + attempts.as_dicts())[-MAX_RECORDED_ATTEMPTS:]
+
+    async def _finish(
+        self, job: Job, status: JobStatus, *, outcome: Outcome | None = None,
+        error: dict[str, Any] | None = None, attempts: RunAttempts,
+    ) -> Job:
+        fields: dict[str, Any] = {"finished_at": time.time(), "error": error}
+        meta = dict(job.meta)
+        if outcome is not None:
+            fields["result"] = outcome.result
+            meta.update(outcome.meta())
+        # Every run records its provider calls, none (a cache hit) included.
+        meta["attempts"] = self._history(job, attempts)
+        if meta != job.meta:
+            fields["meta"] = meta
+        done = await self.store.transition(job.id, FINISH_FROM, status, fields)
+        if done is None:
+            latest = await self.store.get(job.id)
+            if latest is None:
+                # Not a cancel: the record is gone (a job store that lost its data, or expiry).
+                log.error("job record vanished while the job ran; its result is lost")
+            else:
+                log.info("job was %s while running; result dropped", latest.status.value)
+            return latest or job
+        await self._ended(done)
+        return done
+
+    async def _ended(self, job: Job) -> None:
+        if job.request.get("stream"):
+            try:
+                await self.streams.append(job.id, END, {"status": job.status.value})
+            except Exception as exc:
+                # Readers also poll the job at each heartbeat; never fail the job's completion.
+                log.warning("could not mark the end of the job's stream: %s", type(exc).__name__)
+        await self.listeners.finished(job)
