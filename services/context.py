@@ -13,17 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from config import Settings
 from services.broker.base import Broker
-from services.config.store import ConfigStore
 from services.jobs.store import JobStore
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from services.auth.service import KeyService
     from services.bridges.service import BridgeService
     from services.chat.runtime import ChatRuntime
     from services.credentials.service import CredentialService
     from services.metrics.sink import MetricsSink
     from services.providers.registry import ProviderRegistry
+    from services.stores import Stores
     from services.webhooks.runtime import Webhooks
 
 
@@ -32,7 +33,14 @@ class Context:
     settings: Settings
     broker: Broker
     jobs: JobStore
-    config: ConfigStore
+    # The config repositories (API keys, bridges, credentials) on their shared backend.
+    stores: Stores
+    # Platform API keys: authentication and each org's keys.
+    keys: KeyService
+    # Bridge configs and provider credentials, cached with cross-process invalidation
+    # (services.stores.start_config_services).
+    bridges: BridgeService
+    credentials: CredentialService
     # The shared Redis client (None on the embedded backend): cache, breakers, streams.
     redis: Redis | None = None
     # Provider name -> adapter (services/providers/registry.py).
@@ -43,10 +51,6 @@ class Context:
     metrics: MetricsSink | None = None
     # Webhook store, HTTP client and limits (services.webhooks.runtime.install).
     webhooks: Webhooks | None = None
-    # Bridge configs and provider credentials, cached with cross-process invalidation
-    # (services.config.runtime.start_config_services).
-    bridges: BridgeService | None = None
-    credentials: CredentialService | None = None
     # The chat executor's providers, breaker, cache and streams (services.chat.runtime).
     chat: ChatRuntime | None = None
     # Domain services attach here at start-up (providers, cache, metrics, webhooks...).
@@ -87,22 +91,22 @@ async def build_context(settings: Settings, *, role: str = "all") -> Context:
 
         broker = MemoryBroker(delivery_limit=settings.rabbit.delivery_limit)
 
-    from services.config.factory import create_config_store
+    from services.auth.service import KeyService
+    from services.stores import create_stores, start_config_services
 
-    config_store = create_config_store(settings)
-
-    ctx = Context(settings=settings, broker=broker, jobs=jobs, config=config_store,
-                  redis=redis_client, role=role)
-    await config_store.connect()
-    ctx.on_close(config_store.close)
+    stores = create_stores(settings)
+    await stores.connect()
+    config = await start_config_services(settings, stores, redis_client)
+    ctx = Context(settings=settings, broker=broker, jobs=jobs, stores=stores,
+                  keys=KeyService(stores.keys), bridges=config.bridges,
+                  credentials=config.credentials, redis=redis_client, role=role)
+    ctx.on_close(stores.close)
     await broker.connect()
     ctx.on_close(broker.close)
     ctx.on_close(jobs.close)
     if redis_client is not None:
         ctx.on_close(redis_client.aclose)
-    from services.config.runtime import start_config_services
-
-    await start_config_services(ctx)
+    ctx.on_close(config.close)
     from services.metrics.setup import install_metrics
 
     await install_metrics(ctx)

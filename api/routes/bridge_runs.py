@@ -16,7 +16,6 @@ from api.responses import Json
 from services.bridges.inline import run_inline
 from services.bridges.run import BridgeRunRequest, bridge_meta, build_payload, job_kind
 from services.bridges.validate import webhook_target
-from services.config.runtime import bridges_of
 from services.jobs import service as jobs
 from services.jobs.model import Job
 
@@ -34,7 +33,7 @@ async def run_bridge(
     body: BridgeRunRequest, ctx: CtxDep, org_id: OrgDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Json:
-    resolved = await bridges_of(ctx).resolve(org_id, body.ref)
+    resolved = await ctx.bridges.resolve(org_id, body.ref)
     payload = build_payload(resolved, body.chat_messages(), variables=body.variables,
                             thread_id=body.thread_id)
     delivery = body.response_format or resolved.spec.response_format

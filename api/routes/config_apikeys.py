@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CtxDep, OrgDep
 from services.config.paging import DEFAULT_LIMIT, MAX_LIMIT
-from services.config.runtime import credentials_of
 from services.credentials.model import Credential
 
 router = APIRouter(prefix="/api/v1/config/apikeys", tags=["config"])
@@ -45,7 +44,7 @@ class CredentialOut(BaseModel):
 @router.post("", status_code=201)
 async def save_credential(body: CredentialIn, ctx: CtxDep, org_id: OrgDep) -> CredentialOut:
     """Save the org's key for a service, replacing any earlier one for that service."""
-    saved = await credentials_of(ctx).put(org_id, body.service, body.api_key, name=body.name)
+    saved = await ctx.credentials.put(org_id, body.service, body.api_key, name=body.name)
     return CredentialOut.of(saved)
 
 
@@ -53,16 +52,16 @@ async def save_credential(body: CredentialIn, ctx: CtxDep, org_id: OrgDep) -> Cr
 async def list_credentials(
     ctx: CtxDep, org_id: OrgDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
 ) -> dict[str, Any]:
-    page = await credentials_of(ctx).list(org_id, limit=limit, cursor=cursor)
+    page = await ctx.credentials.list(org_id, limit=limit, cursor=cursor)
     return {"data": [CredentialOut.of(c) for c in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/{credential_id}")
 async def get_credential(credential_id: CredentialId, ctx: CtxDep, org_id: OrgDep) -> CredentialOut:
-    return CredentialOut.of(await credentials_of(ctx).get(org_id, credential_id))
+    return CredentialOut.of(await ctx.credentials.get(org_id, credential_id))
 
 
 @router.delete("/{credential_id}", status_code=204)
 async def delete_credential(credential_id: CredentialId, ctx: CtxDep, org_id: OrgDep) -> Response:
-    await credentials_of(ctx).delete(org_id, credential_id)
+    await ctx.credentials.delete(org_id, credential_id)
     return Response(status_code=204)

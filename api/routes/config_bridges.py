@@ -16,7 +16,6 @@ from services.bridges.schemas import (
     VersionOut,
 )
 from services.config.paging import DEFAULT_LIMIT, MAX_LIMIT
-from services.config.runtime import bridges_of
 
 router = APIRouter(prefix="/api/v1/config/bridges", tags=["config"])
 
@@ -29,20 +28,20 @@ BridgeId = Annotated[str, Path(max_length=64)]
 @router.post("", status_code=201)
 async def create_bridge(body: BridgeCreate, ctx: CtxDep, org_id: OrgDep) -> BridgeOut:
     """Create a bridge; by default its spec is published at once as version 1."""
-    return BridgeOut.of(await bridges_of(ctx).create(org_id, body))
+    return BridgeOut.of(await ctx.bridges.create(org_id, body))
 
 
 @router.get("")
 async def list_bridges(
     ctx: CtxDep, org_id: OrgDep, limit: Limit = DEFAULT_LIMIT, cursor: BridgeCursor = None,
 ) -> dict[str, Any]:
-    page = await bridges_of(ctx).list(org_id, limit=limit, cursor=cursor)
+    page = await ctx.bridges.list(org_id, limit=limit, cursor=cursor)
     return {"data": [BridgeOut.of(b) for b in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/{bridge_id}")
 async def get_bridge(bridge_id: BridgeId, ctx: CtxDep, org_id: OrgDep) -> BridgeOut:
-    return BridgeOut.of(await bridges_of(ctx).get(org_id, bridge_id))
+    return BridgeOut.of(await ctx.bridges.get(org_id, bridge_id))
 
 
 @router.patch("/{bridge_id}")
@@ -50,12 +49,12 @@ async def update_bridge(
     bridge_id: BridgeId, body: BridgeUpdate, ctx: CtxDep, org_id: OrgDep,
 ) -> BridgeOut:
     """Name, slug, type and status apply at once; spec fields edit the draft."""
-    return BridgeOut.of(await bridges_of(ctx).update(org_id, bridge_id, body))
+    return BridgeOut.of(await ctx.bridges.update(org_id, bridge_id, body))
 
 
 @router.delete("/{bridge_id}", status_code=204)
 async def delete_bridge(bridge_id: BridgeId, ctx: CtxDep, org_id: OrgDep) -> Response:
-    await bridges_of(ctx).delete(org_id, bridge_id)
+    await ctx.bridges.delete(org_id, bridge_id)
     return Response(status_code=204)
 
 
@@ -64,7 +63,7 @@ async def list_versions(
     bridge_id: BridgeId, ctx: CtxDep, org_id: OrgDep, limit: Limit = DEFAULT_LIMIT,
     cursor: VersionCursor = None,
 ) -> dict[str, Any]:
-    page = await bridges_of(ctx).versions(org_id, bridge_id, limit=limit, cursor=cursor)
+    page = await ctx.bridges.versions(org_id, bridge_id, limit=limit, cursor=cursor)
     return {"data": [VersionOut.of(v) for v in page.items], "next_cursor": page.next_cursor}
 
 
@@ -72,7 +71,7 @@ async def list_versions(
 async def get_version(
     bridge_id: BridgeId, version: Annotated[int, Path(ge=1)], ctx: CtxDep, org_id: OrgDep,
 ) -> VersionOut:
-    return VersionOut.of(await bridges_of(ctx).version(org_id, bridge_id, version))
+    return VersionOut.of(await ctx.bridges.version(org_id, bridge_id, version))
 
 
 @router.post("/{bridge_id}/publish", status_code=201)
@@ -81,7 +80,7 @@ async def publish_bridge(
 ) -> VersionOut:
     """Freeze the draft as the next version; runs use it from now on."""
     note = body.note if body else ""
-    return VersionOut.of(await bridges_of(ctx).publish(org_id, bridge_id, note=note))
+    return VersionOut.of(await ctx.bridges.publish(org_id, bridge_id, note=note))
 
 
 @router.post("/{bridge_id}/rollback")
@@ -89,4 +88,4 @@ async def rollback_bridge(
     bridge_id: BridgeId, body: RollbackRequest, ctx: CtxDep, org_id: OrgDep,
 ) -> BridgeOut:
     """Point the bridge at an older version; the history is kept."""
-    return BridgeOut.of(await bridges_of(ctx).rollback(org_id, bridge_id, body.version))
+    return BridgeOut.of(await ctx.bridges.rollback(org_id, bridge_id, body.version))

@@ -11,7 +11,6 @@ from services.bridges.run import bridge_meta, build_payload, job_kind
 from services.chat.schemas import ChatJobPayload
 from services.compat.openai_schemas import ChatCompletionRequest
 from services.config.paging import MAX_LIMIT
-from services.config.runtime import bridges_of
 from services.errors import Invalid, NotFound
 from services.jobs.model import JobKind
 
@@ -38,7 +37,7 @@ def _model_not_found(model: str) -> NotFound:
 async def prepare(ctx: Context, org_id: str, req: ChatCompletionRequest) -> Prepared:
     messages = req.chat_messages()
     if req.model.startswith(BRIDGE_PREFIX):
-        resolved = await bridges_of(ctx).resolve(org_id, req.model.removeprefix(BRIDGE_PREFIX))
+        resolved = await ctx.bridges.resolve(org_id, req.model.removeprefix(BRIDGE_PREFIX))
         payload = build_payload(
             resolved, messages, variables=req.variables, thread_id=req.thread_id,
             stream=req.stream, overrides=req.overrides(),
@@ -66,7 +65,7 @@ async def list_models(ctx: Context, org_id: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     cursor: str | None = None
     while len(out) < MAX_LISTED_BRIDGES:
-        page = await bridges_of(ctx).list(org_id, limit=MAX_LIMIT, cursor=cursor)
+        page = await ctx.bridges.list(org_id, limit=MAX_LIMIT, cursor=cursor)
         out += [{"id": BRIDGE_PREFIX + b.slug, "object": "model", "created": int(b.created_at),
                  "owned_by": org_id} for b in page.items if b.published_version is not None]
         cursor = page.next_cursor

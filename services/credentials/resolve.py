@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from services.config.runtime import credentials_of
 from services.providers.registry import credentials_from_env
 
 if TYPE_CHECKING:
@@ -15,7 +14,7 @@ if TYPE_CHECKING:
 async def resolve_credential(ctx: Context, org_id: str, provider: str) -> str | None:
     """The API key `org_id` uses for `provider`: its stored credential, else the
     environment's (`<PROVIDER>_API_KEY`), else None."""
-    secret = await credentials_of(ctx).secret_for(org_id, provider)
+    secret = await ctx.credentials.secret_for(org_id, provider)
     if secret is not None:
         return secret
     return credentials_from_env(provider)

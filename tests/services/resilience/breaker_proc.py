@@ -36,7 +36,8 @@ async def main() -> None:
                             credentials=static_credential)
     # The executor needs only the settings and the chat runtime from its Context.
     none: Any = None
-    ctx = Context(settings=settings, broker=none, jobs=none, config=none, redis=redis,
+    ctx = Context(settings=settings, broker=none, jobs=none, stores=none, keys=none, bridges=none,
+                  credentials=none, redis=redis,
                   chat=runtime)
     ctx.on_close(redis.aclose)
     ctx.on_close(adapter.aclose)
