@@ -43,8 +43,6 @@ def _dev_key_path(settings: Settings) -> Path:
 
 async def _dev_key_hook(ctx: Context) -> None:
     """On the embedded config store, make sure a development key exists and print it."""
-    from services.auth.service import register_raw_key
-
     if ctx.settings.mongo.url or ctx.settings.app.production:
         return None
     raw = ctx.settings.app.dev_api_key
@@ -56,7 +54,7 @@ async def _dev_key_hook(ctx: Context) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(raw)
         path.chmod(0o600)
-    await register_raw_key(ctx.config, "dev", raw, name="development")
+    await ctx.keys.register_raw("dev", raw, name="development")
     port = ctx.settings.app.port
     print(f"\n  ai-middleware is up on http://127.0.0.1:{port}  (org 'dev')\n"
           f"  Development API key: {raw}\n"
@@ -138,15 +136,17 @@ def worker(pool: Annotated[str, typer.Option(help="comma-separated pools, e.g. m
 def keys_create(org: Annotated[str, typer.Option(help="org id")],
                 name: Annotated[str, typer.Option(help="label")] = "") -> None:
     """Create a platform API key for ORG and print it once."""
-    from services.auth.service import create_api_key
-    from services.context import build_context
+    from services.auth.service import KeyService
+    from services.stores import create_stores
 
     async def run() -> str:
-        ctx = await build_context(load_settings(), role="cli")
+        stores = create_stores(load_settings())
+        await stores.connect()
         try:
-            return await create_api_key(ctx.config, org, name)
+            raw, _ = await KeyService(stores.keys).create(org, name)
+            return raw
         finally:
-            await ctx.close()
+            await stores.close()
 
     raw = asyncio.run(run())
     typer.echo(raw)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.auth.service import authenticate
 from services.context import Context
 
 
@@ -21,7 +20,7 @@ CtxDep = Annotated[Context, Depends(get_ctx)]
 
 async def current_org(request: Request, ctx: CtxDep) -> str:
     """The org of the API key in `Authorization: Bearer <key>`; 401 without a valid one."""
-    org_id = await authenticate(ctx.config, ctx.keys, request.headers.get("authorization"))
+    org_id = await ctx.keys.authenticate(request.headers.get("authorization"))
     request.state.org_id = org_id
     return org_id
 

@@ -52,12 +52,11 @@ class Completions:
 
 
 async def throughput(env: dict[str, str], seconds: int, connections: int) -> None:
-    from services.auth.service import create_api_key
     from services.context import build_context
 
     prefix = unique_prefix()
     ctx = await build_context(settings_for(env, prefix))
-    key = await create_api_key(ctx, "bench")
+    key = (await ctx.keys.create("bench"))[0]
     await ctx.broker.declare(["jobs.model"])
     port = free_port()
     api = spawn(["index.py", "api"], proc_env(env, prefix, PORT=str(port)))

@@ -272,13 +272,12 @@ async def cache_hit(sim_url: str, env: dict[str, str] | None, rate: float, secon
 async def http(sim_url: str, rate: float, seconds: float, name: str) -> Figures:
     import openai
 
-    from services.auth.service import create_api_key
     from services.context import build_context
 
     prefix = unique_prefix()
     settings = settings_for(sim_url, prefix, None)
     ctx = await build_context(settings)  # writes the key to the API's embedded config file
-    key = await create_api_key(ctx, "bench")
+    key = (await ctx.keys.create("bench"))[0]
     await ctx.close()
     port = free_port()
     env = {"PORT": str(port), "APP_DATA_DIR": f"/tmp/{prefix}", "PROVIDERS_SIMULATOR_URL": sim_url,

@@ -22,7 +22,6 @@ BODY = json.dumps({"kind": "model", "payload": {
 
 async def make_key(env: dict[str, str], prefix: str) -> str:
     from config import AppSettings, MongoSettings, RabbitSettings, RedisSettings, Settings
-    from services.auth.service import create_api_key
     from services.context import build_context
 
     settings = Settings(app=AppSettings(data_dir=f"/tmp/{prefix}"), mongo=MongoSettings(url=None),
@@ -30,7 +29,7 @@ async def make_key(env: dict[str, str], prefix: str) -> str:
                         redis=RedisSettings(url=env["REDIS_URI"], key_prefix=prefix + ":"))
     ctx = await build_context(settings)
     try:
-        return await create_api_key(ctx, "bench")
+        return (await ctx.keys.create("bench"))[0]
     finally:
         await ctx.close()
 

@@ -17,14 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from config import Settings
-from services.auth.service import KeyCache
+from services.auth.service import KeyService
 from services.bridges.service import BridgeService
 from services.broker.base import Broker
 from services.chat.executor import ChatExecutor
 from services.chat.runtime import ChatRuntime, build_runtime
-from services.config.factory import create_config_store
-from services.config.runtime import start_config_services
-from services.config.store import ConfigStore
 from services.credentials.resolve import OrgCredentials
 from services.credentials.service import CredentialService
 from services.jobs.events import JobListeners
@@ -36,6 +33,7 @@ from services.jobs.store import JobStore
 from services.jobs.stream_store import StreamStore
 from services.metrics.runtime import Metrics, build_metrics
 from services.providers.registry import ProviderRegistry, build_registry
+from services.stores import Stores, create_stores, start_config_services
 from services.webhooks.dispatch import on_job_finished
 from services.webhooks.runtime import Webhooks, build_webhooks, create_store
 from services.webhooks.service import validate_url
@@ -55,8 +53,10 @@ class Context:
     jobs: JobStore
     # Queued streaming jobs' chunks, for SSE readers on any API process.
     streams: StreamStore
-    config: ConfigStore
-    keys: KeyCache
+    # The config repositories (API keys, bridges, credentials) on their shared backend.
+    stores: Stores
+    # Platform API keys: authentication and each org's keys.
+    keys: KeyService
     bridges: BridgeService
     credentials: CredentialService
     providers: ProviderRegistry
@@ -117,11 +117,11 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     broker = _broker(settings, role)
     await broker.connect()
     stack.push_async_callback(broker.close)
-    config = create_config_store(settings)
-    await config.connect()
-    stack.push_async_callback(config.close)
+    stores = create_stores(settings)
+    await stores.connect()
+    stack.push_async_callback(stores.close)
 
-    config_services = await start_config_services(settings, config, redis)
+    config_services = await start_config_services(settings, stores, redis)
     stack.push_async_callback(config_services.close)
     metrics = await build_metrics(settings.timescale, broker, role=role)
     stack.push_async_callback(metrics.close)
@@ -141,7 +141,7 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     )
     return Context(
         settings=settings, role=role, broker=broker, redis=redis, jobs=jobs, streams=streams,
-        config=config, keys=KeyCache(), bridges=config_services.bridges,
+        stores=stores, keys=KeyService(stores.keys), bridges=config_services.bridges,
         credentials=config_services.credentials, providers=providers, chat=chat,
         webhooks=webhooks, metrics=metrics, executors=executors, lifecycle=lifecycle, _stack=stack,
     )

@@ -21,7 +21,6 @@ from config import (
     Settings,
     TimescaleSettings,
 )
-from services.auth.service import create_api_key
 from services.context import Context, build_context
 from tests.conftest import require_env
 
@@ -82,7 +81,7 @@ async def _delete_queues(settings: Settings) -> None:
 
 
 async def new_key(ctx: Context, org: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {await create_api_key(ctx.config, org)}"}
+    return {"Authorization": f"Bearer {(await ctx.keys.create(org))[0]}"}
 
 
 def real_only() -> bool:

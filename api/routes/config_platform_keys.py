@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CtxDep, OrgDep
 from services.auth.keys import ApiKey
-from services.config import platform_keys
 from services.config.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 router = APIRouter(prefix="/api/v1/config/platform-keys", tags=["config"])
@@ -28,7 +27,7 @@ def _out(key: ApiKey) -> dict[str, Any]:
 @router.post("", status_code=201)
 async def create_key(ctx: CtxDep, org_id: OrgDep, body: KeyIn | None = None) -> dict[str, Any]:
     """The raw key is in this response only: it is stored as a hash."""
-    raw, record = await platform_keys.create_key(ctx.config, org_id, body.name if body else "")
+    raw, record = await ctx.keys.create(org_id, body.name if body else "")
     return {**_out(record), "key": raw}
 
 
@@ -37,7 +36,7 @@ async def list_keys(
     ctx: CtxDep, org_id: OrgDep, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    page = await platform_keys.list_keys(ctx.config, org_id, limit=limit, cursor=cursor)
+    page = await ctx.keys.list(org_id, limit=limit, cursor=cursor)
     return {"data": [_out(k) for k in page.items], "next_cursor": page.next_cursor}
 
 
@@ -45,5 +44,5 @@ async def list_keys(
 async def revoke_key(
     key_id: Annotated[str, Path(max_length=64)], ctx: CtxDep, org_id: OrgDep,
 ) -> Response:
-    await platform_keys.revoke_key(ctx.config, org_id, key_id)
+    await ctx.keys.revoke(org_id, key_id)
     return Response(status_code=204)

@@ -39,7 +39,7 @@ async def _check(probe: Callable[[], Awaitable[None]]) -> dict[str, Any]:
 async def ready(ctx: CtxDep) -> Json:
     """Readiness: each dependency with its status and latency; 503 when one is down."""
     probes: dict[str, Callable[[], Awaitable[None]]] = {
-        "broker": ctx.broker.ping, "job_store": ctx.jobs.ping, "config_store": ctx.config.ping,
+        "broker": ctx.broker.ping, "job_store": ctx.jobs.ping, "config_store": ctx.stores.ping,
     }
     results = dict(zip(probes, await asyncio.gather(*(_check(p) for p in probes.values())), strict=True))
     ok = all(r["status"] == "ok" for r in results.values())

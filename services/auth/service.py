@@ -1,4 +1,5 @@
-"""Resolves `Authorization: Bearer <key>` to an org, with a short in-process cache.
+"""Platform API keys: resolve `Authorization: Bearer <key>` to an org (with a short
+in-process cache), and an org's own keys (create, shown once; list; revoke).
 
 Every request authenticates, so a hit must cost no I/O: hashes are cached for 30 s
 (a revoked key stops working within that), misses for 5 s against key-guessing floods.
@@ -10,8 +11,9 @@ import time
 from collections import OrderedDict
 
 from services.auth.keys import KEY_SCHEME, ApiKey, generate_key, hash_key
-from services.config.store import ConfigStore
-from services.errors import Unauthorized
+from services.auth.store import ApiKeyStore
+from services.config.paging import Page
+from services.errors import NotFound, Unauthorized
 
 HIT_TTL_S = 30.0
 MISS_TTL_S = 5.0
@@ -38,33 +40,54 @@ class KeyCache:
         self._entries.clear()
 
 
-async def authenticate(store: ConfigStore, cache: KeyCache, authorization: str | None) -> str:
-    if not authorization:
-        raise Unauthorized("missing Authorization header (expected 'Bearer <api key>')")
-    scheme, _, raw = authorization.partition(" ")
-    raw = raw.strip()
-    if scheme.lower() != "bearer" or not raw.startswith(f"{KEY_SCHEME}_"):
-        raise Unauthorized("malformed Authorization header (expected 'Bearer aim_...')")
-    key_hash = hash_key(raw)
-    known, org_id = cache.get(key_hash)
-    if not known:
-        record = await store.find_api_key(key_hash)
-        org_id = record.org_id if record else None
-        cache.put(key_hash, org_id)
-    if org_id is None:
-        raise Unauthorized("invalid or revoked API key")
-    return org_id
+class KeyService:
+    def __init__(self, store: ApiKeyStore, cache: KeyCache | None = None) -> None:
+        self.store = store
+        self.cache = cache or KeyCache()
 
+    async def authenticate(self, authorization: str | None) -> str:
+        """The org of the key in the header; Unauthorized when missing, malformed or unknown."""
+        if not authorization:
+            raise Unauthorized("missing Authorization header (expected 'Bearer <api key>')")
+        scheme, _, raw = authorization.partition(" ")
+        raw = raw.strip()
+        if scheme.lower() != "bearer" or not raw.startswith(f"{KEY_SCHEME}_"):
+            raise Unauthorized("malformed Authorization header (expected 'Bearer aim_...')")
+        key_hash = hash_key(raw)
+        known, org_id = self.cache.get(key_hash)
+        if not known:
+            record = await self.store.find_api_key(key_hash)
+            org_id = record.org_id if record else None
+            self.cache.put(key_hash, org_id)
+        if org_id is None:
+            raise Unauthorized("invalid or revoked API key")
+        return org_id
 
-async def create_api_key(store: ConfigStore, org_id: str, name: str = "") -> str:
-    """Create and store a key for `org_id`; returns the raw key (shown once)."""
-    raw, record = generate_key(org_id, name)
-    await store.add_api_key(record)
-    return raw
+    async def create(self, org_id: str, name: str = "") -> tuple[str, ApiKey]:
+        """Create and store a key for `org_id`: (the raw key, shown once; its record)."""
+        raw, record = generate_key(org_id, name)
+        await self.store.add_api_key(record)
+        return raw, record
 
+    async def register_raw(self, org_id: str, raw: str, name: str = "") -> None:
+        """Store a caller-chosen key (the development key from APP_DEV_API_KEY)."""
+        if await self.store.find_api_key(hash_key(raw)) is None:
+            prefix = raw.split("_")[1] if raw.count("_") >= 2 else raw[:8]
+            await self.store.add_api_key(
+                ApiKey(org_id=org_id, name=name, prefix=prefix, key_hash=hash_key(raw))
+            )
 
-async def register_raw_key(store: ConfigStore, org_id: str, raw: str, name: str = "") -> None:
-    """Store a caller-chosen key (the development key from APP_DEV_API_KEY)."""
-    if await store.find_api_key(hash_key(raw)) is None:
-        prefix = raw.split("_")[1] if raw.count("_") >= 2 else raw[:8]
-        await store.add_api_key(ApiKey(org_id=org_id, name=name, prefix=prefix, key_hash=hash_key(raw)))
+    async def list(self, org_id: str, *, limit: int, cursor: str | None) -> Page[ApiKey]:
+        """Oldest first. An org holds a handful of keys, so the page is cut in memory."""
+        keys = sorted(await self.store.list_api_keys(org_id), key=lambda k: (k.created_at, k.id))
+        if cursor is not None:
+            ids = [k.id for k in keys]
+            keys = keys[ids.index(cursor) + 1:] if cursor in ids else []
+        more = len(keys) > limit
+        keys = keys[:limit]
+        return Page(items=keys, next_cursor=keys[-1].id if more else None)
+
+    async def revoke(self, org_id: str, key_id: str) -> None:
+        """Other processes' caches accept a revoked key for up to HIT_TTL_S (30 s)."""
+        if not await self.store.revoke_api_key(org_id, key_id):
+            raise NotFound(f"API key {key_id!r} not found", code="api_key_not_found")

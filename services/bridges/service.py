@@ -18,10 +18,10 @@ from services.bridges.model import (
     SlugRef,
 )
 from services.bridges.schemas import BridgeCreate, BridgeUpdate, slugify
+from services.bridges.store import BridgeStore
 from services.bridges.validate import validate_spec
 from services.config.cache import ConfigCache
 from services.config.paging import Page
-from services.config.store import ConfigStore
 from services.errors import Conflict, NotFound, PlatformError
 
 BRIDGE_ID_PREFIX = "br_"
@@ -41,7 +41,7 @@ def not_found(ref: str) -> NotFound:
 
 class BridgeService:
     def __init__(
-        self, store: ConfigStore, cache: ConfigCache, *, open_providers: Collection[str] = ()
+        self, store: BridgeStore, cache: ConfigCache, *, open_providers: Collection[str] = ()
     ) -> None:
         self.store = store
         self.cache = cache

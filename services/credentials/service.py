@@ -13,9 +13,9 @@ from collections.abc import Collection
 from services.bridges import catalog
 from services.config.cache import ConfigCache
 from services.config.paging import Page
-from services.config.store import ConfigStore
 from services.credentials.crypto import CryptoError, KeyRing
 from services.credentials.model import Credential, mask
+from services.credentials.store import CredentialStore
 from services.errors import Invalid, NotFound
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def credential_key(org_id: str, provider: str) -> str:
 
 class CredentialService:
     def __init__(
-        self, store: ConfigStore, keyring: KeyRing, cache: ConfigCache, *,
+        self, store: CredentialStore, keyring: KeyRing, cache: ConfigCache, *,
         open_providers: Collection[str] = (),
     ) -> None:
         self.store = store

@@ -12,7 +12,6 @@ import openai
 import pytest
 
 from api.app import create_app
-from services.auth.service import create_api_key
 from services.context import Context
 from services.providers.simulator.server import RunningSimulator
 from tests.backends import context
@@ -37,7 +36,7 @@ async def served(sim: RunningSimulator, unique: str, tmp_path: Path) -> AsyncIte
         assert ctx.credentials is not None
         await ctx.credentials.put("org-a", "openai", ORG_KEY)
         async with serve(create_app(settings, ctx=ctx)) as url:
-            client = openai.AsyncOpenAI(base_url=url + "/v1", api_key=await create_api_key(ctx.config, "org-a"),
+            client = openai.AsyncOpenAI(base_url=url + "/v1", api_key=(await ctx.keys.create("org-a"))[0],
                                         max_retries=0, timeout=30)
             async with client:
                 yield Served(ctx, client, sim)

@@ -18,7 +18,6 @@ import orjson
 import pytest
 
 from api.app import create_app
-from services.auth.service import create_api_key
 from services.broker.base import OutgoingMessage
 from services.common.logging import JsonFormatter
 from services.context import Context
@@ -146,7 +145,7 @@ async def setup(
                 transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=30,
                 event_hooks={"response": [keep]},
             ) as client:
-                headers = {"Authorization": f"Bearer {await create_api_key(ctx.config, 'org-a')}"}
+                headers = {"Authorization": f"Bearer {(await ctx.keys.create('org-a'))[0]}"}
                 yield ctx, client, recorder, responses, headers
             if ctx.redis is not None:
                 keys = [k async for k in ctx.redis.scan_iter(match=f"t{unique}:*", count=500)]

@@ -6,17 +6,17 @@ from typing import Any
 
 import pytest
 
+from services.bridges.memory_store import MemoryBridgeStore
 from services.bridges.model import BridgeStatus, Variable
 from services.bridges.schemas import BridgeCreate, BridgeUpdate
 from services.bridges.service import BridgeService
 from services.config.cache import ConfigCache
-from services.config.memory import MemoryConfigStore
 from services.errors import Conflict, Invalid, NotFound
 
 ORG, OTHER = "org_1", "org_2"
 
 
-class CountingStore(MemoryConfigStore):
+class CountingStore(MemoryBridgeStore):
     """Counts the reads a run's resolution makes, to see the cache at work."""
 
     def __init__(self) -> None:
