@@ -1,6 +1,6 @@
 # make run    the whole platform in one process (embedded backends, mock provider)
 # make test   the test suite (starts RabbitMQ, Redis and PostgreSQL on loopback if needed)
-# make lint   ruff + mypy
+# make lint   ruff + mypy + import-linter (the layering contracts in pyproject.toml)
 # make bench  the benchmarks in bench/ (results go to bench/RESULTS.md by hand)
 
 VENV ?= .venv
@@ -28,6 +28,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
+	PYTHONPATH=. $(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	@if [ -z "$$QUEUE_CONNECTIONURL" ]; then eval "$$(scripts/services.sh start)"; fi; \

@@ -5,7 +5,7 @@ Per request: cache -> for each candidate of the fallback chain: breaker -> retry
 provider -> tool rounds -> cost -> cache store. The result is a dict: content, tool_calls,
 finish_reason, usage, provider and model (the ones that answered), latency_ms, cost_usd,
 attempts (this run's provider calls: provider, model, outcome, error code, latency) and
-cache ("hit" | "miss" | "bypass"; services/cache/keys.py says which requests bypass it).
+cache ("hit" | "miss" | "bypass"; services/chat/cache_keys.py says which requests bypass it).
 The Outcome carries the same facts for the job record; the lifecycle writes it.
 """
 
@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from services.cache.keys import bypass_reason, cache_key
+from services.chat.cache_keys import bypass_reason, cache_key
 from services.cache.service import BYPASS, HIT, MISS
 from services.chat.conversation import StreamOutcome, converse, converse_stream
 from services.chat.routing import Call, Candidate

@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from config import TimescaleSettings
 from services.errors import Unavailable
-from services.metrics.migrate import migrate
+from services.metrics.postgres_migrate import migrate
 from services.metrics.schemas import (
     GroupBy,
     Latency,

@@ -11,7 +11,7 @@ import psycopg
 from prometheus_client import REGISTRY
 
 import services.observability.prom  # noqa: F401  (registers the platform's metrics)
-from services.metrics.migrate import migrate
+from services.metrics.postgres_migrate import migrate
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "k8s" / "grafana-dashboard.json"
 # Grafana's macros, expanded as its PostgreSQL data source would for a 1-minute interval.

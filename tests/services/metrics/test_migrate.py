@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from services.metrics.migrate import discover, migrate, timescale_enabled
+from services.metrics.postgres_migrate import discover, migrate, timescale_enabled
 
 
 async def connect(pg_url: str, schema: str) -> psycopg.AsyncConnection:

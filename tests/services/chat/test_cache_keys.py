@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.cache.keys import bypass_reason, cache_key
+from services.chat.cache_keys import bypass_reason, cache_key
 from services.chat.schemas import ChatJobPayload
 
 
