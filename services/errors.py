@@ -42,6 +42,18 @@ class Retryable(PlatformError):
         self.retry_after_s = retry_after_s
 
 
+class Deferred(Retryable):
+    """Not this job's turn yet (an earlier turn of its thread is running, the provider has
+    no capacity): the job goes back to `queued` and runs again after `retry_after_s`,
+    without counting an attempt. `reason` is shown on the job while it waits."""
+
+    code = "deferred"
+
+    def __init__(self, message: str, *, reason: str, retry_after_s: float, **kw: Any) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, **kw)
+        self.reason = reason
+
+
 class Permanent(PlatformError):
     """A failure no retry will fix (invalid request, auth, content policy)."""
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from config import JobSettings
 from services.broker.base import Broker
 from services.broker.queues import job_queue
-from services.errors import Conflict, Invalid, NotFound, PlatformError, Retryable, Unavailable
+from services.errors import Conflict, Deferred, Invalid, NotFound, PlatformError, Retryable, Unavailable
 from services.jobs.events import JobListeners
 from services.jobs.executor import Executor, ExecutorRegistry, Outcome, RunAttempts, StreamEvent, StreamingExecutor
 from services.jobs.messages import JobMessage
@@ -177,7 +177,7 @@ class JobLifecycle:
         }, count_attempt=True)
         if started is None:
             return
-        if started.attempts == 1:
+        if job.started_at is None and started.attempts == 1:
             JOB_QUEUE_WAIT.labels(job.kind).observe(max(0.0, now - job.created_at))
         await self._run_queued(started)
 
@@ -190,6 +190,9 @@ class JobLifecycle:
                 outcome = await self._stream_into_log(executor, job, payload, attempts)
             else:
                 outcome = await executor.run(job, payload, attempts)
+        except Deferred as exc:
+            await self._defer(job, exc)
+            return
         except Retryable as exc:
             await self._retry_or_fail(job, exc, attempts)
             return
@@ -221,6 +224,17 @@ class JobLifecycle:
         if outcome is None:
             raise RuntimeError("the stream ended without its outcome")
         return outcome
+
+    async def _defer(self, job: Job, exc: Deferred) -> None:
+        """Back to `queued` with the attempt uncounted; the runner republishes the message
+        through the delay queue (Retryable), so no worker is held while the job waits."""
+        delay = max(0.05, exc.retry_after_s or 1.0)
+        waiting = {"reason": exc.reason, "message": exc.message, "retry_at": time.time() + delay}
+        back = await self.store.transition(job.id, (JobStatus.RUNNING,), JobStatus.QUEUED, {
+            "attempts": max(0, job.attempts - 1), "started_at": None,
+            "meta": {**job.meta, "waiting": waiting}})
+        if back is not None:
+            raise Retryable(exc.message, retry_after_s=delay) from exc
 
     async def _retry_or_fail(self, job: Job, exc: Retryable, attempts: RunAttempts) -> None:
         delay = backoff_s(job.attempts, base_s=self.settings.retry_base_s, max_s=self.settings.retry_max_s,
@@ -307,6 +321,7 @@ class JobLifecycle:
     ) -> Job:
         fields: dict[str, Any] = {"finished_at": time.time(), "error": error}
         meta = dict(job.meta)
+        meta.pop("waiting", None)
         if outcome is not None:
             fields["result"] = outcome.result
             meta.update(outcome.meta())
