@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -22,7 +23,7 @@ async def orders(request: pytest.FixtureRequest, unique: str) -> AsyncIterator[F
     if request.param == "memory":
         shared: dict[str, MemoryTurnOrder] = {}
 
-        def memory(**kw: float) -> TurnOrder:
+        def memory(**kw: Any) -> TurnOrder:
             return shared.setdefault("one", MemoryTurnOrder(**kw))
 
         yield memory
@@ -30,7 +31,7 @@ async def orders(request: pytest.FixtureRequest, unique: str) -> AsyncIterator[F
     url = request.getfixturevalue("redis_url")
     clients: list[Redis] = []
 
-    def real(**kw: float) -> TurnOrder:
+    def real(**kw: Any) -> TurnOrder:
         client = Redis.from_url(url)
         clients.append(client)
         return RedisTurnOrder(client, key_prefix=f"t{unique}:", **kw)
