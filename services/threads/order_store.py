@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from services.errors import Retryable
 
@@ -78,8 +78,3 @@ class TurnOrder(Protocol):
         """Drop every counter of a deleted thread."""
 
     async def close(self) -> None: ...
-
-
-def order_settings(settings: Any) -> dict[str, float]:
-    """The lease, stall and idle-expiry seconds of a ThreadsSettings section."""
-    return {"lease_s": settings.turn_lease_s, "stall_s": settings.turn_stall_s, "ttl_s": settings.order_ttl_s}

@@ -59,11 +59,13 @@ class ThreadService:
         await self._order.forget(thread_id)
 
     async def open_turn(
-        self, principal: Principal, bridge_id: str, thread_id: str | None, *, title: str = "",
+        self, principal: Principal, bridge_id: str, thread_id: str | None, *, bridge_slug: str | None = None,
+        title: str = "",
     ) -> tuple[Thread, int]:
         """The thread a new turn goes to (created when `thread_id` is None) and the turn's
-        number. Raises Forbidden when the principal may not use the bridge."""
-        principal.require_bridge(bridge_id)
+        number. Raises Forbidden when the principal's token allows neither the bridge's id
+        nor its slug."""
+        principal.require_bridge(bridge_id, bridge_slug)
         if thread_id is None:
             thread = Thread(org_id=principal.org_id, bridge_id=bridge_id, end_user=principal.end_user,
                             title=title)
