@@ -3,6 +3,8 @@
 This is the chatbot's part of the composition root; the routes read `threads`,
 `chatbot_auth`, `enduser_tokens`, `chatbot_settings`, `chatbot_sockets`, `api_key_auth`
 and, once the job lifecycle is wired, `turn_runner` (and optionally `turn_limiter`).
+`threads_runtime` holds the store and turn order a process running the `chatbot` executor
+builds it from (services.threads.runtime.chatbot_executor).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ async def install_chatbot(app: FastAPI, settings: Settings, redis: Any | None,
         await threads.close()
         raise
     state = app.state
-    state.api_key_auth, state.threads = api_key_auth, threads.service
+    state.api_key_auth, state.threads, state.threads_runtime = api_key_auth, threads.service, threads
     state.chatbot_auth, state.enduser_tokens = enduser.service, enduser.tokens
     state.chatbot_settings = settings.chatbot
     state.chatbot_sockets = SocketCounter(settings.chatbot.ws_max_per_user)

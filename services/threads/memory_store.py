@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from services.config.paging import Page, page_of
-from services.errors import NotFound
+from services.errors import Invalid, NotFound
 from services.threads.model import Thread, ThreadMessage
 
 MessageKey = tuple[str, int]  # (job_id, seq): what makes an append idempotent
@@ -26,7 +26,7 @@ def parse_message_cursor(cursor: str) -> tuple[int, int]:
     try:
         return int(turn), int(seq)
     except ValueError:
-        raise NotFound("unknown cursor", code="bad_cursor") from None
+        raise Invalid("cursor is not one this API returned", field="cursor") from None
 
 
 class MemoryThreadStore:
