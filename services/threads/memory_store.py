@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from services.common.jsonfile import save_json
 from services.config.paging import Page, page_of
 from services.errors import Invalid, NotFound
 from services.threads.model import Thread, ThreadMessage
@@ -55,16 +56,11 @@ class MemoryThreadStore:
         return None
 
     def _save(self) -> None:
-        if not self._path:
-            return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        data = {
-            "threads": [t.model_dump(mode="json") for t in self._threads.values()],
-            "messages": [m.model_dump(mode="json") for ms in self._messages.values() for m in ms],
-        }
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps(data))
-        tmp.replace(self._path)
+        if self._path:
+            save_json(self._path, {
+                "threads": [t.model_dump(mode="json") for t in self._threads.values()],
+                "messages": [m.model_dump(mode="json") for ms in self._messages.values() for m in ms],
+            })
 
     def _own(self, org_id: str, thread_id: str) -> Thread | None:
         thread = self._threads.get(thread_id)

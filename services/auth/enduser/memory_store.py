@@ -7,6 +7,7 @@ from pathlib import Path
 import orjson
 
 from services.auth.enduser.model import ChatbotAuth
+from services.common.jsonfile import save_json
 
 
 class MemoryChatbotAuthStore:
@@ -24,12 +25,8 @@ class MemoryChatbotAuthStore:
         return None
 
     def _save(self) -> None:
-        if not self._path:
-            return
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps([r.model_dump(mode="json") for r in self._records.values()]))
-        tmp.replace(self._path)
+        if self._path:
+            save_json(self._path, [r.model_dump(mode="json") for r in self._records.values()])
 
     async def get(self, org_id: str) -> ChatbotAuth | None:
         record = self._records.get(org_id)

@@ -3,7 +3,6 @@ mongomock, and a real MongoDB when MONGODB_CONNECTION_URI is set."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +11,10 @@ from typing import Any
 import orjson
 import pytest
 
-from config import MongoSettings
 from services.auth.enduser.memory_store import MemoryChatbotAuthStore
 from services.auth.enduser.mongo_store import MongoChatbotAuthStore
 from services.auth.enduser.store import ChatbotAuthStore
+from tests.mongo_support import real_mongo_settings
 from tests.services.config.mongomock_async import async_mongomock_database
 
 
@@ -58,11 +57,7 @@ async def auth_adapter(request: pytest.FixtureRequest, tmp_path: Path, unique: s
 
         yield Adapter("mongomock", mock, raw_mock, reopen_mock)
         return
-    url = os.environ.get("MONGODB_CONNECTION_URI")
-    if not url:
-        # No MongoDB server can be installed on these machines: skipped even under CI.
-        pytest.skip("MONGODB_CONNECTION_URI not set")
-    settings = MongoSettings(url=url, database=f"aim_test_{unique}")
+    settings = real_mongo_settings(unique)
     real = MongoChatbotAuthStore(settings)
     await real.connect()
     opened: list[MongoChatbotAuthStore] = []

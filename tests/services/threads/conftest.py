@@ -3,17 +3,16 @@ async-wrapped mongomock, and a real MongoDB when MONGODB_CONNECTION_URI is set."
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from config import MongoSettings
 from services.threads.memory_store import MemoryThreadStore
 from services.threads.mongo_store import MongoThreadStore
 from services.threads.store import ThreadStore
+from tests.mongo_support import real_mongo_settings
 from tests.services.config.mongomock_async import async_mongomock_database
 
 
@@ -51,11 +50,7 @@ async def adapter(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -
 
         yield Adapter("mongomock", mock, reopen_mock)
         return
-    url = os.environ.get("MONGODB_CONNECTION_URI")
-    if not url:
-        # No MongoDB server can be installed on these machines: skipped even under CI.
-        pytest.skip("MONGODB_CONNECTION_URI not set")
-    settings = MongoSettings(url=url, database=f"aim_test_{unique}")
+    settings = real_mongo_settings(unique)
     real = MongoThreadStore(settings)
     await real.connect()
     opened: list[MongoThreadStore] = []
