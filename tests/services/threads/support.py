@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,10 +46,13 @@ class RecordingCompleter:
         return Outcome(result={"content": f"answer to {last}", "tool_calls": []}, provider=payload.provider,
                        model=payload.model)
 
-    def stream(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - not used by turns
-        async def none() -> Any:
-            yield StreamEvent("done", {})
-        return none()
+    async def stream(self, payload: ChatJobPayload, *, org_id: str, job_id: str | None,
+                     attempts: RunAttempts, deadline: float | None = None) -> AsyncIterator[StreamEvent]:
+        """The same answer as `complete`, a word per chunk."""
+        outcome = await self.complete(payload, org_id=org_id, job_id=job_id, attempts=attempts)
+        for word in str(outcome.result["content"]).split(" "):
+            yield StreamEvent("chunk", {"delta": word + " "})
+        yield StreamEvent("done", outcome.result, outcome)
 
 
 @dataclass

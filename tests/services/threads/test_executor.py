@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from services.errors import Permanent, Retryable
+from services.jobs.executor import RunAttempts
 from services.threads.model import MemoryPolicy
 from services.threads.order_store import NotYourTurn
 from tests.services.threads.support import harness
@@ -117,3 +118,17 @@ async def test_old_turns_leave_the_window_and_come_back_as_a_summary() -> None:
     assert "fact number 0" in str(summary_call.messages[0].content)
     await h.run(*await h.submit("what do you remember?", policy=policy))
     assert f"Summary of the earlier conversation:\n{thread.summary}" in (h.completer.seen[-1].system or "")
+
+
+async def test_a_streamed_turn_yields_chunks_and_is_stored_like_a_whole_one() -> None:
+    h = await harness()
+    await h.run(*await h.submit("first"))
+    job, payload = await h.submit("second")
+    events = [e async for e in h.executor.stream(job, payload, RunAttempts())]
+    assert "".join(e.data["delta"] for e in events if e.event == "chunk").strip() == "answer to second"
+    done = events[-1]
+    assert done.event == "done" and done.outcome is not None and done.outcome.extra["turn"] == 2
+    assert [m.content for m in h.completer.seen[-1].messages] == ["first", "answer to first", "second"]
+    replayed = [e async for e in h.executor.stream(job, payload, RunAttempts())]
+    assert [e.event for e in replayed] == ["done"] and replayed[0].data["content"] == "answer to second"
+    assert await _contents(h) == ["first", "answer to first", "second", "answer to second"]
