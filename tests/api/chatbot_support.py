@@ -82,8 +82,10 @@ def bearer(token: str, **headers: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def chatbot_api(unique: str, data_dir: Path, **chatbot: Any) -> AsyncIterator[ChatbotApi]:
-    settings = make_settings("embedded", unique, data_dir)
+async def chatbot_api(unique: str, data_dir: Path, *, backend: str = "embedded",
+                      **chatbot: Any) -> AsyncIterator[ChatbotApi]:
+    """`backend="real"`: the turn order in the real Redis (RabbitMQ is connected, unused)."""
+    settings = make_settings(backend, unique, data_dir)
     settings = settings.model_copy(update={"chatbot": ChatbotSettings(**chatbot)})
     async with context(settings) as ctx:
         app = create_app(settings, ctx=ctx)

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.api.chatbot_support import bearer, chatbot_api, user_token
+from tests.backends import BACKENDS
 from tests.services.auth.keys_support import rsa_pair
 
 
-async def test_turns_build_a_thread_that_the_org_can_read_edit_and_erase(unique: str, tmp_path: Path) -> None:
-    async with chatbot_api(unique, tmp_path) as api:
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_turns_build_a_thread_that_the_org_can_read_edit_and_erase(
+    backend: str, unique: str, tmp_path: Path,
+) -> None:
+    async with chatbot_api(unique, tmp_path, backend=backend) as api:
         first = await api.turn(api.org_a, "my name is Ada")
         assert first.status_code == 200, first.text
         thread_id = first.json()["thread_id"]

@@ -11,6 +11,7 @@ from services.errors import Permanent, Retryable
 from services.jobs.executor import RunAttempts
 from services.threads.model import MemoryPolicy
 from services.threads.order_store import NotYourTurn
+from services.threads.summary import BackgroundSummaries
 from tests.services.threads.support import harness
 
 
@@ -132,3 +133,17 @@ async def test_a_streamed_turn_yields_chunks_and_is_stored_like_a_whole_one() ->
     replayed = [e async for e in h.executor.stream(job, payload, RunAttempts())]
     assert [e.event for e in replayed] == ["done"] and replayed[0].data["content"] == "answer to second"
     assert await _contents(h) == ["first", "answer to first", "second", "answer to second"]
+
+
+async def test_background_summaries_run_after_the_turn_and_store_the_summary() -> None:
+    h = await harness()
+    background = BackgroundSummaries(h.refresher)
+    policy = MemoryPolicy(max_history_tokens=40)
+    for i in range(4):
+        await h.run(*await h.submit(f"note {i} " + "word " * 10, policy=policy))
+    background.schedule(h.summaries.requests[-1])
+    background.schedule(h.summaries.requests[-1])  # a second request for the same thread is dropped
+    await background.aclose()
+    thread = await h.store.get_thread("org_a", h.thread.id)
+    assert thread is not None and thread.summary and thread.summary.startswith("SUMMARY(")
+    assert sum(1 for p in h.completer.seen if p.system and p.system.startswith("You keep the memory")) == 1

@@ -128,3 +128,20 @@ async def test_forget_resets_a_deleted_thread(orders: Factory) -> None:
     await order.assign("thr"), await order.assign("thr")
     await order.forget("thr")
     assert await order.assign("thr") == 1
+
+
+async def test_redis_counters_expire_when_a_thread_goes_idle(redis_url: str, unique: str) -> None:
+    client = Redis.from_url(redis_url)
+    try:
+        order = RedisTurnOrder(client, key_prefix=f"t{unique}:", ttl_s=600)
+        await order.assign("thr")
+        await order.acquire("thr", 1, "job_1")
+        await order.finish("thr", 2)
+        keys = [k async for k in client.scan_iter(f"t{unique}:*")]
+        assert len(keys) == 3
+        ttls = [await client.ttl(k) for k in keys]
+        assert all(0 < ttl <= 600 for ttl in ttls), ttls
+        await order.forget("thr")
+        assert [k async for k in client.scan_iter(f"t{unique}:*")] == []
+    finally:
+        await client.aclose()
