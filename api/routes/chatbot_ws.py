@@ -1,7 +1,9 @@
 """The chatbot WebSocket, `/api/v1/chatbot/ws`: an end user's conversation over one socket.
 
-Connect with `?token=<end-user JWT>` (browsers cannot set headers on a WebSocket) or an
-`Authorization: Bearer` header (an API key works too, for server-side use). Frames are JSON:
+Authenticate with a first frame `{"type": "auth", "token": "<end-user JWT>"}` (browsers
+cannot set headers on a WebSocket; a token in the URL, `?token=`, also works but ends up in
+proxies' access logs), or an `Authorization: Bearer` header (an API key works too, for
+server-side use). Frames are JSON:
 
   server -> {"type": "ready", "org", "user", "heartbeat_s"}                  once, after auth
   client -> {"type": "message", "id", "bridge", "thread_id"?, "content", "variables"?}
@@ -45,6 +47,8 @@ from services.threads.turns import NoLimits, TurnLimiter, TurnRunner
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["chatbot"])
 MAX_TURNS_IN_FLIGHT = 4
+# A client that opens a socket without credentials has this long to send its auth frame.
+AUTH_FRAME_TIMEOUT_S = 10.0
 
 
 class SocketCounter:
@@ -77,9 +81,8 @@ async def chatbot_socket(ws: WebSocket) -> None:
     if runner is None or sockets is None or settings is None:
         await ws.close(4503, "chatbot not started")
         return
-    token = ws.query_params.get("token")
-    authorization = f"Bearer {token}" if token else ws.headers.get("authorization")
     try:
+        authorization = await _credential(ws)
         principal = await resolve_principal(state, authorization, ws.headers.get("origin"))
     except Forbidden as exc:
         await ws.close(4403, exc.message[:120])
@@ -96,6 +99,22 @@ async def chatbot_socket(ws: WebSocket) -> None:
         await Session(ws, principal, runner, limiter, settings).serve()
     finally:
         sockets.leave(key)
+
+
+async def _credential(ws: WebSocket) -> str | None:
+    """The bearer credential: the header, the query string, or else the first frame."""
+    if token := ws.query_params.get("token"):
+        return f"Bearer {token}"
+    if header := ws.headers.get("authorization"):
+        return header
+    try:
+        frame = await asyncio.wait_for(ws.receive(), timeout=AUTH_FRAME_TIMEOUT_S)
+        data = orjson.loads(frame.get("text") or frame.get("bytes") or b"")
+    except (TimeoutError, orjson.JSONDecodeError) as exc:
+        raise Unauthorized("expected an auth frame first") from exc
+    if not isinstance(data, dict) or data.get("type") != "auth" or not isinstance(data.get("token"), str):
+        raise Unauthorized("expected {\"type\": \"auth\", \"token\": ...} first")
+    return f"Bearer {data['token']}"
 
 
 class Session:

@@ -87,6 +87,17 @@ async def test_bad_frames_are_answered_in_band_and_the_socket_stays_open(unique:
             assert (await until_done(ws, "c3"))[-1]["type"] == "done"
 
 
+async def test_a_browser_authenticates_with_its_first_frame(unique: str, tmp_path: Path) -> None:
+    async with chatbot_api(unique, tmp_path) as api:
+        token = user_token(await api.secret(), sub="ada")
+        async with connect(api.ws_url) as ws:
+            await ws.send(orjson.dumps({"type": "auth", "token": token}))
+            assert (await recv(ws))["user"] == "ada"
+        async with connect(api.ws_url) as ws:
+            await ws.send(orjson.dumps({"type": "message", "id": "c1", "bridge": "support", "content": "hi"}))
+            assert await closed_with(ws) == 4401
+
+
 @pytest.mark.parametrize("case", ["no_token", "garbage", "other_org", "expired"])
 async def test_authentication_failures_close_with_4401(unique: str, tmp_path: Path, case: str) -> None:
     async with chatbot_api(unique, tmp_path) as api:
@@ -98,6 +109,8 @@ async def test_authentication_failures_close_with_4401(unique: str, tmp_path: Pa
             "expired": f"{api.ws_url}?token={user_token(secret_a, ttl=-60)}",
         }[case]
         async with connect(url) as ws:
+            if case == "no_token":
+                await ws.send(orjson.dumps({"type": "auth"}))
             assert await closed_with(ws) == 4401
 
 
