@@ -21,7 +21,7 @@ class _State:
 
 
 class MemoryTurnOrder:
-    def __init__(self, *, lease_s: float = 30.0, stall_s: float = 120.0, ttl_s: float = 0.0,
+    def __init__(self, *, lease_s: float = 30.0, stall_s: float = 120.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._lease_s, self._stall_s, self._clock = lease_s, stall_s, clock
         self._threads: dict[str, _State] = {}
