@@ -232,6 +232,45 @@ class ProvidersSettings(BaseSettings):
     mock_latency_ms: float = 0.0
 
 
+class ThreadsSettings(BaseSettings):
+    """Chatbot threads: turn order (services/threads/order_store.py) and memory."""
+
+    model_config = _section("THREADS_")
+    # A running turn holds its thread this long, renewed every third of it while the model
+    # answers; a crashed worker's turn is free again within it.
+    turn_lease_s: float = 30.0
+    # A turn with no lease and no progress this long is skipped by the next one (its job
+    # vanished). Above JOBS_RETRY_MAX_S (60 s), so a turn backing off is never skipped.
+    turn_stall_s: float = 120.0
+    # A later turn that finds an earlier one unfinished comes back after this long.
+    turn_wait_s: float = 0.5
+    # Counters of a thread idle this long expire (re-seeded from the thread's last turn).
+    order_ttl_s: float = 7 * 24 * 3600
+    # The model that folds old turns into a thread's summary (a bridge's policy may override).
+    summary_provider: str = "mock"
+    summary_model: str = "mock-0ms"
+    summary_max_tokens: int = 512
+
+
+class ChatbotSettings(BaseSettings):
+    """End users of embedded chatbots: their tokens and sockets."""
+
+    model_config = _section("CHATBOT_")
+    # End-user JWTs must expire within this long of now ("short-lived").
+    token_max_ttl_s: int = 24 * 3600
+    # Clock skew allowed between the integrator's backend and us.
+    token_leeway_s: int = 30
+    # An org's verification keys are cached this long per process: a rotation or deletion
+    # takes effect everywhere within it.
+    key_cache_s: float = 10.0
+    # Open WebSockets per end user per process; the next one is closed with 4429.
+    ws_max_per_user: int = 5
+    # A heartbeat is sent after this long without traffic; a silent client is dropped
+    # after ws_idle_timeout_s.
+    ws_heartbeat_s: float = 20.0
+    ws_idle_timeout_s: float = 120.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
     app: AppSettings = Field(default_factory=AppSettings)
@@ -246,6 +285,8 @@ class Settings(BaseSettings):
     resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    threads: ThreadsSettings = Field(default_factory=ThreadsSettings)
+    chatbot: ChatbotSettings = Field(default_factory=ChatbotSettings)
 
     @model_validator(mode="after")
     def _production_needs_real_backends(self) -> Settings:

@@ -6,6 +6,7 @@ already built, as `python index.py` does to share it with the in-process workers
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -13,10 +14,14 @@ from fastapi import FastAPI
 
 from api import errors
 from api.asgi import BodyLimit, RequestId
+from api.chatbot_state import install_chatbot
 from api.middleware import PrometheusMiddleware
 from api.responses import Json
-from api.routes import all_routers
+from api.routes import all_routers, chatbot_ws
+from api.routes import chatbot as chatbot_routes
+from api.routes import threads as threads_routes
 from config import Settings, load_settings
+from services.auth.service import authenticate
 from services.context import Context, build_context
 
 Hook = Callable[[Context], Awaitable[Callable[[], Awaitable[None]] | None]]
@@ -32,8 +37,13 @@ def create_app(
         own = ctx is None
         context = ctx or await build_context(settings or load_settings(), role="api")
         app.state.ctx = context
-        stoppers = []
+        stoppers: list[Callable[[], Awaitable[None]]] = []
         try:
+            # --- chatbot threads and end-user auth (moves into the composition root) ---
+            chatbot = await install_chatbot(app, context.settings, context.redis,
+                                            functools.partial(authenticate, context))
+            stoppers.append(chatbot.close)
+            # --- end of the chatbot block ---
             for hook in hooks or []:
                 if (stop := await hook(context)) is not None:
                     stoppers.append(stop)
@@ -53,6 +63,9 @@ def create_app(
     errors.install(app)
     for router in all_routers():
         app.include_router(router)
+    app.include_router(threads_routes.router)
+    app.include_router(chatbot_routes.router)
+    app.include_router(chatbot_ws.router)
     max_body = (settings or (ctx.settings if ctx else None) or load_settings()).app.max_body_bytes
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(RequestId)

@@ -95,3 +95,10 @@ class Unavailable(Retryable):
 
     code = "service_unavailable"
     status = 503
+
+
+class Forbidden(PlatformError):
+    """The caller is known but may not do this (e.g. an end user on a bridge outside their token)."""
+
+    code = "forbidden"
+    status = 403

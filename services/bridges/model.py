@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.chat.schemas import ModelRef
 from services.config.paging import sortable_id
 from services.providers.types import HttpTool, ResponseFormat
+from services.threads.model import MemoryPolicy
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -91,6 +92,8 @@ class BridgeSpec(BaseModel):
     fallbacks: list[ModelRef] = Field(default_factory=list, max_length=10)
     cache: CachePolicy = Field(default_factory=CachePolicy)
     response_format: Delivery = Field(default_factory=Delivery)
+    # Chatbot bridges: how much of a thread each turn sees (copied into every chatbot job).
+    memory: MemoryPolicy = Field(default_factory=MemoryPolicy)
 
 
 class Bridge(BaseModel):

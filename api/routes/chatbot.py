@@ -1,0 +1,114 @@
+"""The chatbot API: the org's end-user authentication (signing secret, public keys,
+allowed origins; API key only) and a turn over plain HTTP. The WebSocket is in
+chatbot_ws.py.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.principal import OrgAdminDep, PrincipalDep, preflight
+from api.responses import Json
+from services.auth.enduser.model import PublicKey
+from services.auth.enduser.service import ChatbotAuthService
+from services.errors import Permanent, Unavailable
+from services.providers.types import Message
+from services.threads.schemas import TurnRequest
+from services.threads.turns import DONE, THREAD, NoLimits, TurnLimiter, TurnRunner
+
+router = APIRouter(prefix="/api/v1/chatbot", tags=["chatbot"])
+
+
+def _state(request: Request, name: str) -> Any:
+    value = getattr(request.app.state, name, None)
+    if value is None:
+        raise Unavailable(f"the chatbot {name.replace('_', ' ')} is not started in this process",
+                          code="chatbot_unavailable")
+    return value
+
+
+async def get_chatbot_auth(request: Request) -> ChatbotAuthService:
+    service: ChatbotAuthService = _state(request, "chatbot_auth")
+    return service
+
+
+async def get_turn_runner(request: Request) -> TurnRunner:
+    runner: TurnRunner = _state(request, "turn_runner")
+    return runner
+
+
+async def get_turn_limiter(request: Request) -> TurnLimiter:
+    limiter: TurnLimiter = getattr(request.app.state, "turn_limiter", None) or NoLimits()
+    return limiter
+
+
+AuthDep = Annotated[ChatbotAuthService, Depends(get_chatbot_auth)]
+RunnerDep = Annotated[TurnRunner, Depends(get_turn_runner)]
+LimiterDep = Annotated[TurnLimiter, Depends(get_turn_limiter)]
+
+
+class Origins(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    origins: list[str] = Field(max_length=50)
+
+
+@router.get("/auth")
+async def get_auth(org_id: OrgAdminDep, auth: AuthDep) -> dict[str, Any]:
+    """Whether a secret exists (its last 4 characters), the public keys and the origins."""
+    return (await auth.get(org_id)).public()
+
+
+@router.post("/secret", status_code=201)
+async def rotate_secret(org_id: OrgAdminDep, auth: AuthDep) -> Json:
+    """Create or replace the HS256 signing secret. The response is the only time it shows."""
+    secret, record = await auth.rotate_secret(org_id)
+    return Json({**record.public(), "secret": secret}, status_code=201)
+
+
+@router.delete("/secret", status_code=204)
+async def delete_secret(org_id: OrgAdminDep, auth: AuthDep) -> Response:
+    await auth.delete_secret(org_id)
+    return Response(status_code=204)
+
+
+@router.post("/public-keys", status_code=201)
+async def add_public_key(body: PublicKey, org_id: OrgAdminDep, auth: AuthDep) -> Json:
+    """Register an RS256 or ES256 public key (PEM); tokens name it with the `kid` header."""
+    record = await auth.add_public_key(org_id, PublicKey(kid=body.kid, alg=body.alg, pem=body.pem))
+    return Json(record.public(), status_code=201)
+
+
+@router.delete("/public-keys/{kid}", status_code=204)
+async def delete_public_key(kid: str, org_id: OrgAdminDep, auth: AuthDep) -> Response:
+    await auth.delete_public_key(org_id, kid)
+    return Response(status_code=204)
+
+
+@router.put("/origins")
+async def set_origins(body: Origins, org_id: OrgAdminDep, auth: AuthDep) -> dict[str, Any]:
+    """The browser origins allowed to call the chatbot API with an end user's token."""
+    return (await auth.set_origins(org_id, body.origins)).public()
+
+
+@router.post("/{bridge}/messages")
+async def run_turn(
+    bridge: str, body: TurnRequest, principal: PrincipalDep, runner: RunnerDep, limiter: LimiterDep,
+) -> dict[str, Any]:
+    """Run one turn and answer with the assistant's reply (and the thread it went to)."""
+    await limiter.check(principal, bridge, body.thread_id)
+    out: dict[str, Any] = {}
+    message = Message(role="user", content=body.content)
+    async for event in runner.run_turn(principal, bridge, body.thread_id, message, body.variables):
+        if event.type == THREAD:
+            out.update(event.data)
+        elif event.type == DONE:
+            out["result"] = event.data.get("result")
+    if out.get("result") is None:
+        raise Permanent("the turn ended without an answer", code="turn_incomplete")
+    return out
+
+
+router.add_api_route("/{path:path}", preflight, methods=["OPTIONS"], include_in_schema=False)

@@ -1,0 +1,1 @@
+"""End users of embedded chatbots: the org's signing keys and the JWTs they verify."""

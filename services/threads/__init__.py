@@ -1,0 +1,1 @@
+"""Chatbot threads: conversations, their messages, memory and per-thread turn order."""
