@@ -6,7 +6,6 @@ already built, as `python index.py` does to share it with the in-process workers
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -21,7 +20,6 @@ from api.routes import all_routers, chatbot_ws
 from api.routes import chatbot as chatbot_routes
 from api.routes import threads as threads_routes
 from config import Settings, load_settings
-from services.auth.service import authenticate
 from services.context import Context, build_context
 
 Hook = Callable[[Context], Awaitable[Callable[[], Awaitable[None]] | None]]
@@ -39,11 +37,7 @@ def create_app(
         app.state.ctx = context
         stoppers: list[Callable[[], Awaitable[None]]] = []
         try:
-            # --- chatbot threads and end-user auth (moves into the composition root) ---
-            chatbot = await install_chatbot(app, context.settings, context.redis,
-                                            functools.partial(authenticate, context))
-            stoppers.append(chatbot.close)
-            # --- end of the chatbot block ---
+            install_chatbot(app, context)
             for hook in hooks or []:
                 if (stop := await hook(context)) is not None:
                     stoppers.append(stop)

@@ -18,10 +18,11 @@ import statistics
 import time
 from typing import Any
 
+from services.bridges.model import MemoryPolicy
 from services.providers.types import Message
 from services.threads.memory import HistoryAssembler
 from services.threads.memory_store import MemoryThreadStore
-from services.threads.model import MemoryPolicy, Thread, ThreadMessage
+from services.threads.model import Thread, ThreadMessage
 from services.threads.mongo_store import MongoThreadStore
 from services.threads.store import ThreadStore
 from services.threads.tokens import TokenCounter

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from config import Settings
+from services.auth.enduser.runtime import EndUserAuth, start_enduser_auth
 from services.auth.service import KeyService
 from services.bridges.service import BridgeService
 from services.broker.base import Broker
@@ -25,7 +26,7 @@ from services.chat.runtime import ChatRuntime, build_runtime
 from services.credentials.resolve import OrgCredentials
 from services.credentials.service import CredentialService
 from services.jobs.events import JobListeners
-from services.jobs.executor import ExecutorRegistry
+from services.jobs.executor import Executor, ExecutorRegistry
 from services.jobs.lifecycle import JobLifecycle
 from services.jobs.model import JobKind
 from services.jobs.runtime import create_job_store, create_stream_store
@@ -34,6 +35,8 @@ from services.jobs.stream_store import StreamStore
 from services.metrics.runtime import Metrics, build_metrics
 from services.providers.registry import ProviderRegistry, build_registry
 from services.stores import Stores, create_stores, start_config_services
+from services.threads.runtime import ThreadsRuntime, chatbot_executor, start_threads
+from services.threads.turn_runner import JobTurnRunner
 from services.webhooks.dispatch import on_job_finished
 from services.webhooks.runtime import Webhooks, build_webhooks, create_store
 from services.webhooks.service import validate_url
@@ -65,18 +68,22 @@ class Context:
     metrics: Metrics
     executors: ExecutorRegistry
     lifecycle: JobLifecycle
+    # Chatbot threads and turn order; end-user (JWT) authentication; turns as jobs.
+    threads: ThreadsRuntime
+    enduser: EndUserAuth
+    turns: JobTurnRunner
     _stack: AsyncExitStack
 
     async def close(self) -> None:
         await self._stack.aclose()
 
 
-def default_executors(chat: ChatRuntime) -> ExecutorRegistry:
+def default_executors(model: ChatExecutor, chatbot: Executor) -> ExecutorRegistry:
     """One executor per job kind; a kind is added here with one line."""
     registry = ExecutorRegistry()
-    registry.register(ChatExecutor(chat, kind=JobKind.MODEL))
-    registry.register(ChatExecutor(chat, kind=JobKind.CHATBOT))
-    registry.register(ChatExecutor(chat, kind=JobKind.RAG))
+    registry.register(model)
+    registry.register(chatbot)
+    registry.register(ChatExecutor(model.runtime, kind=JobKind.RAG))
     return registry
 
 
@@ -133,8 +140,16 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
                          credentials=OrgCredentials(config_services.credentials))
     stack.push_async_callback(chat.close)
 
-    executors = default_executors(chat)
-    listeners = JobListeners([metrics.publish, partial(on_job_finished, webhooks)])
+    threads = await start_threads(settings, redis)
+    stack.push_async_callback(threads.close)
+    enduser = await start_enduser_auth(settings)
+    stack.push_async_callback(enduser.close)
+    model = ChatExecutor(chat, kind=JobKind.MODEL)
+    chatbot, summaries = chatbot_executor(threads, model, settings)
+    stack.push_async_callback(summaries.aclose)
+
+    executors = default_executors(model, chatbot)
+    listeners = JobListeners([metrics.publish, partial(on_job_finished, webhooks), chatbot.job_finished])
     lifecycle = JobLifecycle(
         store=jobs, broker=broker, executors=executors, listeners=listeners, streams=streams,
         settings=settings.jobs, check_webhook_url=partial(validate_url, webhooks),
@@ -143,7 +158,9 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
         settings=settings, role=role, broker=broker, redis=redis, jobs=jobs, streams=streams,
         stores=stores, keys=KeyService(stores.keys), bridges=config_services.bridges,
         credentials=config_services.credentials, providers=providers, chat=chat,
-        webhooks=webhooks, metrics=metrics, executors=executors, lifecycle=lifecycle, _stack=stack,
+        webhooks=webhooks, metrics=metrics, executors=executors, lifecycle=lifecycle,
+        threads=threads, enduser=enduser, turns=JobTurnRunner(lifecycle, config_services.bridges, threads.service),
+        _stack=stack,
     )
 
 

@@ -13,9 +13,11 @@ from fastapi import APIRouter, Header
 
 from api.deps import CtxDep, OrgDep
 from api.responses import Json
-from services.bridges.run import BridgeRunRequest, bridge_meta, build_payload, job_kind
+from services.auth.principal import Principal
+from services.bridges.model import BridgeType
+from services.bridges.run import BridgeRunRequest, bridge_meta, build_payload
 from services.bridges.validate import webhook_target
-from services.jobs.model import Job
+from services.jobs.model import Job, JobKind
 
 router = APIRouter(prefix="/api/v2/model", tags=["bridges"])
 
@@ -32,18 +34,28 @@ async def run_bridge(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Json:
     resolved = await ctx.bridges.resolve(org_id, body.ref)
-    payload = build_payload(resolved, body.chat_messages(), variables=body.variables,
-                            thread_id=body.thread_id)
     delivery = body.response_format or resolved.spec.response_format
-    kind, meta = job_kind(resolved), bridge_meta(resolved)
-    if delivery.type == "default":
-        job = await ctx.lifecycle.run_inline(org_id, kind, payload, meta)
-        return Json(_body(job), status_code=200)
-    request = payload.model_dump(mode="json", exclude_none=True)
-    if delivery.type == "webhook":
-        request["webhook"] = webhook_target(delivery)
-    created = await ctx.lifecycle.submit(org_id, kind, request, idempotency_key=idempotency_key,
-                                         meta=meta)
+    webhook = webhook_target(delivery) if delivery.type == "webhook" else None
+    if resolved.type == BridgeType.CHATBOT or body.thread_id:
+        # A conversation turn: the thread's history is the model's context.
+        turn = await ctx.turns.prepare(Principal(org_id), body.ref, body.thread_id, body.chat_messages(),
+                                       body.variables)
+        if delivery.type == "default":
+            job = await ctx.lifecycle.run_inline(org_id, JobKind.CHATBOT, turn.payload, turn.meta)
+            return Json(_body(job), status_code=200)
+        created = await ctx.turns.submit_turn(Principal(org_id), turn, webhook=webhook,
+                                              idempotency_key=idempotency_key)
+    else:
+        payload = build_payload(resolved, body.chat_messages(), variables=body.variables)
+        meta = bridge_meta(resolved)
+        if delivery.type == "default":
+            job = await ctx.lifecycle.run_inline(org_id, JobKind.MODEL, payload, meta)
+            return Json(_body(job), status_code=200)
+        request = payload.model_dump(mode="json", exclude_none=True)
+        if webhook is not None:
+            request["webhook"] = webhook
+        created = await ctx.lifecycle.submit(org_id, JobKind.MODEL, request, idempotency_key=idempotency_key,
+                                             meta=meta)
     headers = {"Location": f"/api/v1/jobs/{created.job.id}"}
     if not created.created:
         headers["Idempotent-Replayed"] = "true"

@@ -1,23 +1,30 @@
 """The chatbot API: the org's end-user authentication (signing secret, public keys,
-allowed origins; API key only) and a turn over plain HTTP. The WebSocket is in
-chatbot_ws.py.
+allowed origins; API key only) and a turn over plain HTTP, delivered as the bridge's
+response format says: `default` answers with the reply, `async` answers 202 with the job,
+`webhook` answers 202 and POSTs the result; `Accept: text/event-stream` streams it as SSE
+(`thread`, `chunk`..., `done`). The WebSocket is in chatbot_ws.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.principal import OrgAdminDep, PrincipalDep, preflight
 from api.responses import Json
 from services.auth.enduser.model import PublicKey
 from services.auth.enduser.service import ChatbotAuthService
-from services.errors import Permanent, Unavailable
+from services.bridges.validate import webhook_target
+from services.common.sse import sse
+from services.errors import Permanent, PlatformError, Unavailable
 from services.providers.types import Message
 from services.threads.schemas import TurnRequest
-from services.threads.turns import DONE, THREAD, NoLimits, TurnLimiter, TurnRunner
+from services.threads.turn_runner import JobTurnRunner
+from services.threads.turns import DONE, NoLimits, TurnLimiter
 
 router = APIRouter(prefix="/api/v1/chatbot", tags=["chatbot"])
 
@@ -35,8 +42,8 @@ async def get_chatbot_auth(request: Request) -> ChatbotAuthService:
     return service
 
 
-async def get_turn_runner(request: Request) -> TurnRunner:
-    runner: TurnRunner = _state(request, "turn_runner")
+async def get_turn_runner(request: Request) -> JobTurnRunner:
+    runner: JobTurnRunner = _state(request, "turn_runner")
     return runner
 
 
@@ -46,7 +53,7 @@ async def get_turn_limiter(request: Request) -> TurnLimiter:
 
 
 AuthDep = Annotated[ChatbotAuthService, Depends(get_chatbot_auth)]
-RunnerDep = Annotated[TurnRunner, Depends(get_turn_runner)]
+RunnerDep = Annotated[JobTurnRunner, Depends(get_turn_runner)]
 LimiterDep = Annotated[TurnLimiter, Depends(get_turn_limiter)]
 
 
@@ -93,22 +100,42 @@ async def set_origins(body: Origins, org_id: OrgAdminDep, auth: AuthDep) -> dict
     return (await auth.set_origins(org_id, body.origins)).public()
 
 
-@router.post("/{bridge}/messages")
+@router.post("/{bridge}/messages", response_model=None)
 async def run_turn(
-    bridge: str, body: TurnRequest, principal: PrincipalDep, runner: RunnerDep, limiter: LimiterDep,
-) -> dict[str, Any]:
-    """Run one turn and answer with the assistant's reply (and the thread it went to)."""
+    request: Request, bridge: str, body: TurnRequest, principal: PrincipalDep, runner: RunnerDep,
+    limiter: LimiterDep,
+) -> Json | StreamingResponse:
+    """Run one turn of `thread_id` (a new thread when absent) on the bridge."""
     await limiter.check(principal, bridge, body.thread_id)
-    out: dict[str, Any] = {}
+    streamed = "text/event-stream" in request.headers.get("accept", "")
     message = Message(role="user", content=body.content)
-    async for event in runner.run_turn(principal, bridge, body.thread_id, message, body.variables):
-        if event.type == THREAD:
-            out.update(event.data)
-        elif event.type == DONE:
-            out["result"] = event.data.get("result")
-    if out.get("result") is None:
+    turn = await runner.prepare(principal, bridge, body.thread_id, [message], body.variables, stream=streamed)
+    opened = turn.opened.data
+    if streamed:
+        return StreamingResponse(_sse(runner, principal, turn), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache, no-transform", "X-Accel-Buffering": "no"})
+    delivery = turn.resolved.spec.response_format
+    if delivery.type in ("async", "webhook"):
+        webhook = webhook_target(delivery) if delivery.type == "webhook" else None
+        created = await runner.submit_turn(principal, turn, webhook=webhook)
+        return Json({**opened, "job": created.job.public()}, status_code=202,
+                    headers={"Location": f"/api/v1/jobs/{created.job.id}"})
+    result: dict[str, Any] | None = None
+    async for event in runner.stream(principal, turn):
+        if event.type == DONE:
+            result = event.data
+    if result is None:
         raise Permanent("the turn ended without an answer", code="turn_incomplete")
-    return out
+    return Json({**opened, **result})
+
+
+async def _sse(runner: JobTurnRunner, principal: Any, turn: Any) -> AsyncIterator[bytes]:
+    yield sse("thread", turn.opened.data)
+    try:
+        async for event in runner.stream(principal, turn):
+            yield sse(event.type, event.data)
+    except PlatformError as exc:
+        yield sse("error", exc.as_dict())
 
 
 router.add_api_route("/{path:path}", preflight, methods=["OPTIONS"], include_in_schema=False)

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 async def chat_completions(
     body: ChatCompletionRequest, ctx: CtxDep, org_id: OrgDep,
 ) -> dict[str, Any] | StreamingResponse:
-    prepared = await prepare(ctx.bridges, ctx.settings.providers, org_id, body)
+    prepared = await prepare(ctx.bridges, ctx.turns, ctx.settings.providers, org_id, body)
     created = int(time.time())
     if not body.stream:
         job = await ctx.lifecycle.run_inline(org_id, prepared.kind, prepared.payload, prepared.meta)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from api.deps import CtxDep
 from api.principal import PrincipalDep, preflight
 from services.config.paging import DEFAULT_LIMIT, MAX_LIMIT
 from services.errors import Unavailable
@@ -30,11 +31,15 @@ Cursor = Annotated[str | None, Query(max_length=200)]
 
 @router.get("")
 async def list_threads(
-    threads: ThreadsDep, principal: PrincipalDep, bridge: Annotated[str | None, Query(max_length=64)] = None,
+    threads: ThreadsDep, principal: PrincipalDep, ctx: CtxDep,
+    bridge: Annotated[str | None, Query(max_length=64, description="a bridge id or slug")] = None,
     user: Annotated[str | None, Query(max_length=256)] = None, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
 ) -> dict[str, Any]:
     """Newest first. `user` filters an API key's listing; an end user always gets their own."""
-    page = await threads.list(principal, bridge_id=bridge, end_user=user, limit=limit, cursor=cursor)
+    bridge_id = await ctx.bridges.id_of(principal.org_id, bridge) if bridge else None
+    if bridge and bridge_id is None:
+        return {"data": [], "next_cursor": None}
+    page = await threads.list(principal, bridge_id=bridge_id, end_user=user, limit=limit, cursor=cursor)
     return {"data": [ThreadOut.of(t) for t in page.items], "next_cursor": page.next_cursor}
 
 

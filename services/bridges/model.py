@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.chat.schemas import ModelRef
 from services.config.paging import sortable_id
 from services.providers.types import HttpTool, ResponseFormat
-from services.threads.model import MemoryPolicy
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 VARIABLE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -77,6 +76,20 @@ class Delivery(BaseModel):
         if self.url and not self.url.startswith(("https://", "http://")):
             raise ValueError("response_format.url must be an http(s) URL")
         return self
+
+
+class MemoryPolicy(BaseModel):
+    """How much of a thread a turn sees. Copied into each chatbot job from its bridge."""
+
+    model_config = ConfigDict(extra="forbid")
+    # Budget for past messages (the summary included); the new turn comes on top.
+    max_history_tokens: int = Field(default=4000, ge=0, le=1_000_000)
+    # Messages read from the store per turn at most, whatever their size.
+    max_messages: int = Field(default=200, ge=1, le=5000)
+    # Fold turns that no longer fit into a running summary (after the turn, off its path).
+    summarize: bool = True
+    # The model that writes the summary; None: THREADS_SUMMARY_PROVIDER / _MODEL.
+    summary_model: ModelRef | None = None
 
 
 class BridgeSpec(BaseModel):

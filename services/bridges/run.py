@@ -12,10 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.bridges.model import BridgeType, Delivery, ResolvedBridge
+from services.bridges.model import Delivery, ResolvedBridge
 from services.bridges.render import render
 from services.chat.schemas import ChatJobPayload
-from services.jobs.model import JobKind
 from services.providers.types import Message
 
 # Sampling fields a request may set over the bridge's defaults (OpenAI-compatible route).
@@ -52,10 +51,6 @@ class BridgeRunRequest(BaseModel):
         if self.messages is not None:
             return self.messages
         return [Message(role="user", content=self.user)]
-
-
-def job_kind(resolved: ResolvedBridge) -> JobKind:
-    return JobKind.CHATBOT if resolved.type == BridgeType.CHATBOT else JobKind.MODEL
 
 
 def bridge_meta(resolved: ResolvedBridge) -> dict[str, Any]:

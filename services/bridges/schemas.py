@@ -17,6 +17,7 @@ from services.bridges.model import (
     BridgeVersion,
     CachePolicy,
     Delivery,
+    MemoryPolicy,
     Variable,
 )
 from services.chat.schemas import ModelRef
@@ -54,6 +55,7 @@ class BridgeUpdate(BaseModel):
     fallbacks: list[ModelRef] | None = Field(default=None, max_length=10)
     cache: CachePolicy | None = None
     response_format: Delivery | None = None
+    memory: MemoryPolicy | None = None
 
     def identity_changes(self) -> dict[str, Any]:
         """Fields given; an explicit null means "leave as is", except for pause_reason."""

@@ -168,6 +168,12 @@ class BridgeService:
             )
         return resolved
 
+    async def id_of(self, org_id: str, ref: str) -> str | None:
+        """The id of the org's bridge `ref` (an id or a slug), published or not."""
+        if ref.startswith(BRIDGE_ID_PREFIX):
+            return ref
+        return await self._id_for_slug(org_id, ref)
+
     async def _cached(self, org_id: str, bridge_id: str) -> ResolvedBridge | None:
         return await self.cache.get(
             bridge_key(org_id, bridge_id), ResolvedBridge, lambda: self._load(org_id, bridge_id),

@@ -15,7 +15,7 @@ class Credential(BaseModel):
     # The provider (service) it authenticates to: openai, anthropic, groq, mistral...
     provider: str
     name: str = ""
-    # `<key_id>:<base64(nonce + ciphertext + tag)>`, see services/credentials/crypto.py.
+    # `<key_id>:<base64(nonce + ciphertext + tag)>`, see services/common/crypto.py.
     ciphertext: str
     # Which encryption key sealed it, so rotation can find what still needs re-encrypting.
     key_id: str

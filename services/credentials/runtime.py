@@ -4,9 +4,9 @@ the key ring from ENCRYPTION_KEYS) over the store."""
 from __future__ import annotations
 
 from config import Settings
+from services.common.crypto import KeyRing
 from services.config.cache import ConfigCache
 from services.config.factory import ConfigBackend
-from services.credentials.crypto import KeyRing
 from services.credentials.service import CredentialService
 from services.credentials.store import CredentialStore
 

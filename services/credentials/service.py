@@ -11,9 +11,9 @@ import time
 from collections.abc import Collection
 
 from services.bridges import catalog
+from services.common.crypto import CryptoError, KeyRing
 from services.config.cache import ConfigCache
 from services.config.paging import Page
-from services.credentials.crypto import CryptoError, KeyRing
 from services.credentials.model import Credential, mask
 from services.credentials.store import CredentialStore
 from services.errors import Invalid, NotFound

@@ -1,5 +1,5 @@
 """The provider credential repository port: one credential per (org, provider), and the
-store only ever sees ciphertext (services/credentials/crypto.py).
+store only ever sees ciphertext (services/common/crypto.py).
 
 Adapters: `memory_store.MemoryCredentialStore` (dicts, saved to the embedded JSON file) and
 `mongo_store.MongoCredentialStore` (collection `credentials`).

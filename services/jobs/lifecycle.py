@@ -16,6 +16,7 @@ store, so a job finishes once whoever races to finish it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -278,11 +279,25 @@ class JobLifecycle:
         job = await self._start_inline(org_id, kind, payload, meta)
         attempts = RunAttempts()
         try:
-            outcome = await executor.run(job, payload, attempts)
+            while True:
+                try:
+                    outcome = await executor.run(job, payload, attempts)
+                    break
+                except Deferred as exc:
+                    await self._wait_inline(job, exc)
         except PlatformError as exc:
             await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts)
             raise
         return await self._finish(job, JobStatus.SUCCEEDED, outcome=outcome, attempts=attempts)
+
+    async def _wait_inline(self, job: Job, exc: Deferred) -> None:
+        """An inline run that is not ready waits here: the caller holds the request open
+        anyway. Past the job's deadline it fails with `queue_timeout`."""
+        delay = max(0.01, exc.retry_after_s or 0.5)
+        if time.time() + delay > job.created_at + self.settings.deadline_s:
+            raise Unavailable(f"waited too long: {exc.message}", code="queue_timeout",
+                              retry_after_s=delay) from exc
+        await asyncio.sleep(delay)
 
     async def stream_inline(
         self, org_id: str, kind: str, payload: BaseModel, meta: dict[str, Any],
@@ -294,13 +309,24 @@ class JobLifecycle:
             raise Invalid(f"jobs of kind {kind!r} cannot stream", field="stream")
         job = await self._start_inline(org_id, kind, payload, meta)
         attempts = RunAttempts()
-        finished = False
+        finished = started = False
         try:
-            async for event in executor.stream(job, payload, attempts):
-                if event.outcome is not None:
-                    finished = True
-                    job = await self._finish(job, JobStatus.SUCCEEDED, outcome=event.outcome, attempts=attempts)
-                yield job, event
+            while not finished:
+                try:
+                    async for event in executor.stream(job, payload, attempts):
+                        started = True
+                        if event.outcome is not None:
+                            finished = True
+                            job = await self._finish(job, JobStatus.SUCCEEDED, outcome=event.outcome,
+                                                     attempts=attempts)
+                        yield job, event
+                except Deferred as exc:
+                    if started:
+                        raise
+                    await self._wait_inline(job, exc)
+                    continue
+                if not finished:
+                    raise RuntimeError("the stream ended without its outcome")
         except PlatformError as exc:
             finished = True
             await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts)

@@ -17,16 +17,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
+from services.bridges.model import MemoryPolicy
 from services.chat.completer import ChatCompleter
 from services.chat.schemas import ChatJobPayload
 from services.errors import Permanent
 from services.jobs.executor import Outcome, RunAttempts, StreamEvent
-from services.jobs.model import Job, JobKind
+from services.jobs.model import Job, JobKind, JobStatus
 from services.providers.types import Message, ToolCall
 from services.threads.memory import History, HistoryAssembler
-from services.threads.model import MemoryPolicy, Thread, ThreadMessage
+from services.threads.model import Thread, ThreadMessage
 from services.threads.order_store import Grant, NotYourTurn, TurnOrder
 from services.threads.store import ThreadStore
 from services.threads.summary import SummaryRequest, SummaryScheduler
@@ -84,7 +85,8 @@ class ChatbotExecutor:
         outcome: Outcome | None = None
         async with held_turn(self._order, thread.id, payload.turn, job.id, lease_s=self._lease_s):
             request, inputs, history = await self._prepare(job, thread, payload)
-            async for event in self._completer.stream(request, org_id=job.org_id, job_id=job.id, attempts=attempts):
+            events = self._completer.complete_stream(request, org_id=job.org_id, job_id=job.id, attempts=attempts)
+            async for event in events:
                 if event.event == "done":
                     outcome = event.outcome
                 else:
@@ -94,6 +96,16 @@ class ChatbotExecutor:
             await self._record(job, thread, payload, inputs, history, outcome)
         self._refresh_summary(job, payload)
         yield StreamEvent("done", outcome.result, outcome)
+
+    async def job_finished(self, job: Job) -> None:
+        """Job listener: a chatbot job that failed or was cancelled frees its turn at once
+        (otherwise the next turn would wait out `turn_stall_s`)."""
+        if job.kind != self.kind or job.status is JobStatus.SUCCEEDED:
+            return
+        try:
+            await self.abandon(job)
+        except ValidationError:
+            return  # not a turn payload: it never held a turn
 
     async def abandon(self, job: Job) -> None:
         """The job ended without running its turn to the end: let the next turn go."""

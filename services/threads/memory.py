@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.bridges.model import MemoryPolicy
 from services.providers.types import Message
-from services.threads.model import MemoryPolicy, Thread, ThreadMessage
+from services.threads.model import Thread, ThreadMessage
 from services.threads.store import ThreadStore
 from services.threads.tokens import TokenCounter
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from services.chat.schemas import ModelRef
 from services.config.paging import sortable_id
 from services.providers.types import ContentPart, Message, ToolCall
 
@@ -65,15 +64,3 @@ class ThreadMessage(BaseModel):
                    tool_call_id=message.tool_call_id, name=message.name)
 
 
-class MemoryPolicy(BaseModel):
-    """How much of a thread a turn sees. Copied into each chatbot job from its bridge."""
-
-    model_config = ConfigDict(extra="forbid")
-    # Budget for past messages (the summary included); the new turn comes on top.
-    max_history_tokens: int = Field(default=4000, ge=0, le=1_000_000)
-    # Messages read from the store per turn at most, whatever their size.
-    max_messages: int = Field(default=200, ge=1, le=5000)
-    # Fold turns that no longer fit into a running summary (after the turn, off its path).
-    summarize: bool = True
-    # The model that writes the summary; None: THREADS_SUMMARY_PROVIDER / _MODEL.
-    summary_model: ModelRef | None = None

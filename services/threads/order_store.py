@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
-from services.errors import Retryable
+from services.errors import Deferred
 
 
 class Grant(StrEnum):
@@ -46,13 +46,15 @@ class Acquired:
     cursor: int
 
 
-class NotYourTurn(Retryable):
-    """An earlier turn of the thread is unfinished: requeue after `retry_after_s`.
-
-    The job lifecycle should requeue it WITHOUT counting an attempt or moving the job to
-    `retrying` (it is waiting, not failing); the job's deadline still bounds the wait."""
+class NotYourTurn(Deferred):
+    """An earlier turn of the thread is unfinished: the lifecycle puts the job back in the
+    queue for `retry_after_s` without counting an attempt (an inline run waits in place);
+    the job's deadline still bounds the wait."""
 
     code = "turn_pending"
+
+    def __init__(self, message: str, *, retry_after_s: float, **kw: Any) -> None:
+        super().__init__(message, reason="thread_order", retry_after_s=retry_after_s, **kw)
 
 
 class TurnOrder(Protocol):

@@ -75,3 +75,7 @@ class ThreadService:
             if thread.bridge_id != bridge_id:
                 raise _missing(thread_id)
         return thread, await self._order.assign(thread.id, floor=thread.last_turn)
+
+    async def drop_turn(self, thread_id: str, turn: int) -> None:
+        """A turn number that will never run (its job was not queued): let the next go."""
+        await self._order.finish(thread_id, turn)

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from config import ThreadsSettings
+from services.bridges.model import MemoryPolicy
 from services.chat.completer import ChatCompleter
 from services.chat.schemas import ChatJobPayload
 from services.jobs.executor import RunAttempts
 from services.providers.types import Message
 from services.threads.memory import HistoryAssembler
-from services.threads.model import MemoryPolicy, ThreadMessage
+from services.threads.model import ThreadMessage
 from services.threads.store import ThreadStore
 from services.threads.tokens import message_text
 

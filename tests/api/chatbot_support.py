@@ -1,9 +1,12 @@
-"""The API with the chatbot block started, served by uvicorn on a loopback port, with a
-simple TurnRunner: the chatbot executor run inline over the real thread store and turn
-order, answering through an in-test ChatCompleter (the real lifecycle is wired elsewhere)."""
+"""The API served by uvicorn on a loopback port with the real chatbot wiring: turns are
+`chatbot` jobs through the lifecycle, on two published chatbot bridges (`support`,
+`sales`) whose model is answered by the provider simulator (`sim: <last user message>`),
+so a test can read what each model call carried (`api.received()`)."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,35 +19,18 @@ import jwt
 
 from api.app import create_app
 from config import ChatbotSettings
-from services.auth.principal import Principal
-from services.jobs.executor import RunAttempts
-from services.jobs.model import Job, JobKind
-from services.providers.types import Message
-from services.threads.executor import ChatbotExecutor, ChatbotJobPayload
-from services.threads.memory import HistoryAssembler
-from services.threads.service import ThreadService
-from services.threads.turns import CHUNK, DONE, THREAD, TurnEvent
-from tests.backends import context, make_settings, new_key
-from tests.services.threads.support import Queued, RecordingCompleter, counter
+from services.providers.simulator.server import RunningSimulator, start_simulator_thread
+from tests.backends import context, new_key
+from tests.chat_support import TEST_KEY, chat_settings
 from tests.serving import serve
 
 
-class InlineRunner:
-    """open_turn -> the chatbot executor, inline -> the answer word by word."""
-
-    def __init__(self, threads: ThreadService, executor: ChatbotExecutor) -> None:
-        self.threads, self.executor = threads, executor
-
-    async def run_turn(self, principal: Principal, bridge: str, thread_id: str | None, message: Message,
-                       variables: dict[str, Any]) -> AsyncIterator[TurnEvent]:
-        thread, turn = await self.threads.open_turn(principal, bridge, thread_id)
-        yield TurnEvent(THREAD, {"thread_id": thread.id, "turn": turn})
-        payload = ChatbotJobPayload(thread_id=thread.id, end_user=principal.end_user, turn=turn, messages=[message])
-        job = Job(org_id=principal.org_id, kind=JobKind.CHATBOT, request=payload.model_dump(mode="json"))
-        outcome = await self.executor.run(job, payload, RunAttempts())
-        for word in str(outcome.result["content"]).split(" "):
-            yield TurnEvent(CHUNK, {"delta": word + " "})
-        yield TurnEvent(DONE, {"result": outcome.result})
+@functools.cache
+def simulator() -> RunningSimulator:
+    """One simulator for every chatbot API test (each uses its own model names)."""
+    running = start_simulator_thread()
+    atexit.register(running.stop_blocking)
+    return running
 
 
 @dataclass
@@ -53,7 +39,13 @@ class ChatbotApi:
     client: httpx.AsyncClient
     org_a: dict[str, str]
     org_b: dict[str, str]
-    completer: RecordingCompleter
+    sim: RunningSimulator
+    # The model of the `support` bridge (unique per test).
+    model: str
+
+    async def received(self) -> list[dict[str, Any]]:
+        """The request bodies the `support` bridge's model got, oldest first."""
+        return await self.sim.received(self.model)
 
     @property
     def ws_url(self) -> str:
@@ -81,20 +73,33 @@ def bearer(token: str, **headers: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **headers}
 
 
+async def publish_bridge(client: httpx.AsyncClient, headers: dict[str, str], slug: str, model: str,
+                         **spec: Any) -> None:
+    """A chatbot bridge answered by the simulator's OpenAI-compatible `vllm` route."""
+    made = await client.post("/api/v1/config/bridges", headers=headers, json={
+        "name": slug, "slug": slug, "type": "chatbot", "provider": "vllm", "model": model, **spec})
+    assert made.status_code == 201, made.text
+    published = await client.post(f"/api/v1/config/bridges/{made.json()['id']}/publish", headers=headers)
+    assert published.status_code == 201, published.text
+
+
 @asynccontextmanager
 async def chatbot_api(unique: str, data_dir: Path, *, backend: str = "embedded",
                       **chatbot: Any) -> AsyncIterator[ChatbotApi]:
-    """`backend="real"`: the turn order in the real Redis (RabbitMQ is connected, unused)."""
-    settings = make_settings(backend, unique, data_dir)
-    settings = settings.model_copy(update={"chatbot": ChatbotSettings(**chatbot)})
+    """`backend="real"`: RabbitMQ and Redis (turn order, job records) are the real ones."""
+    sim = simulator()
+    settings = chat_settings(backend, unique, data_dir, sim_url=sim.url)
+    # An OpenAI-compatible service takes any model name: one per test keeps tests apart.
+    providers = settings.providers.model_copy(update={"openai_compatible": {"vllm": f"{sim.url}/vllm/v1"}})
+    settings = settings.model_copy(update={"chatbot": ChatbotSettings(**chatbot), "providers": providers})
     async with context(settings) as ctx:
+        for org in ("org-a", "org-b"):
+            await ctx.credentials.put(org, "vllm", TEST_KEY)
         app = create_app(settings, ctx=ctx)
         async with app.router.lifespan_context(app):
-            threads: ThreadService = app.state.threads
-            completer = RecordingCompleter()
-            runtime = app.state.threads_runtime
-            executor = ChatbotExecutor(runtime.store, runtime.order, HistoryAssembler(runtime.store, counter()),
-                                       completer, Queued())
-            app.state.turn_runner = InlineRunner(threads, executor)
             async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
-                yield ChatbotApi(url, client, await new_key(ctx, "org-a"), await new_key(ctx, "org-b"), completer)
+                org_a, org_b = await new_key(ctx, "org-a"), await new_key(ctx, "org-b")
+                model = f"support-{unique}"
+                await publish_bridge(client, org_a, "support", model)
+                await publish_bridge(client, org_a, "sales", f"sales-{unique}")
+                yield ChatbotApi(url, client, org_a, org_b, sim, model)

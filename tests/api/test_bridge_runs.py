@@ -54,13 +54,18 @@ async def test_async_delivery_queues_a_job(p: Platform) -> None:
     await make_bridge(p, response_format={"type": "async"})
     response = await p.client.post(RUN, headers=p.org_a, json={
         "slug": "helper", "messages": [{"role": "user", "content": "queued"}],
-        "variables": {"customer": "Ada"}, "thread_id": "t-1"})
+        "variables": {"customer": "Ada"}})
     assert response.status_code == 202, response.text
     job = await p.poll(response.json()["id"])
     assert job["status"] == "succeeded" and job["result"]["content"] == "echo: queued"
-    assert job["meta"]["bridge_version"] == 1
-    stored = await p.ctx.jobs.get(job["id"])
-    assert stored is not None and stored.request["metadata"]["thread_id"] == "t-1"
+    assert job["meta"]["bridge_version"] == 1 and job["kind"] == "model"
+
+
+async def test_a_thread_that_does_not_exist_is_not_found(p: Platform) -> None:
+    await make_bridge(p, response_format={"type": "async"})
+    response = await p.client.post(RUN, headers=p.org_a, json={
+        "slug": "helper", "user": "hi", "variables": {"customer": "Ada"}, "thread_id": "t-1"})
+    assert response.status_code == 404 and response.json()["error"]["code"] == "thread_not_found"
 
 
 async def test_a_request_may_override_the_delivery(p: Platform) -> None:

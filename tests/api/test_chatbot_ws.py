@@ -53,8 +53,8 @@ async def test_a_conversation_over_one_socket(unique: str, tmp_path: Path) -> No
             await ws.send(orjson.dumps({"type": "message", "id": "c1", "bridge": "support", "content": "hi there"}))
             frames = await until_done(ws, "c1")
             assert frames[0]["type"] == "thread" and frames[0]["turn"] == 1
-            assert "".join(f["delta"] for f in frames if f["type"] == "chunk").strip() == "answer to hi there"
-            assert frames[-1]["result"]["content"] == "answer to hi there"
+            assert "".join(f["delta"] for f in frames if f["type"] == "chunk").strip() == "sim: hi there"
+            assert frames[-1]["result"]["content"] == "sim: hi there"
             thread_id = frames[0]["thread_id"]
             await ws.send(orjson.dumps({"type": "message", "id": "c2", "bridge": "support", "thread_id": thread_id,
                                         "content": "and again"}))
@@ -66,7 +66,7 @@ async def test_a_conversation_over_one_socket(unique: str, tmp_path: Path) -> No
         listed = await api.client.get(f"/api/v1/threads/{thread_id}/messages",
                                       headers={"Authorization": f"Bearer {token}"})
         assert [m["content"] for m in listed.json()["data"]] == [
-            "hi there", "answer to hi there", "and again", "answer to and again"]
+            "hi there", "sim: hi there", "and again", "sim: and again"]
 
 
 async def test_bad_frames_are_answered_in_band_and_the_socket_stays_open(unique: str, tmp_path: Path) -> None:

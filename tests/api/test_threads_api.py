@@ -20,22 +20,22 @@ async def test_turns_build_a_thread_that_the_org_can_read_edit_and_erase(
         first = await api.turn(api.org_a, "my name is Ada")
         assert first.status_code == 200, first.text
         thread_id = first.json()["thread_id"]
-        assert first.json()["result"]["content"] == "answer to my name is Ada"
+        assert first.json()["result"]["content"] == "sim: my name is Ada"
         second = await api.turn(api.org_a, "what is my name?", thread_id=thread_id)
         assert (second.json()["thread_id"], second.json()["turn"]) == (thread_id, 2)
         # The second turn's model call saw the first turn.
-        seen = [m.content for m in api.completer.seen[-1].messages]
-        assert seen[:2] == ["my name is Ada", "answer to my name is Ada"]
+        seen = [m["content"] for m in (await api.received())[-1]["messages"]]
+        assert seen == ["my name is Ada", "sim: my name is Ada", "what is my name?"]
 
         messages = (await api.client.get(f"/api/v1/threads/{thread_id}/messages", headers=api.org_a)).json()
         assert [(m["turn"], m["role"], m["content"]) for m in messages["data"]] == [
-            (1, "user", "my name is Ada"), (1, "assistant", "answer to my name is Ada"),
-            (2, "user", "what is my name?"), (2, "assistant", "answer to what is my name?")]
+            (1, "user", "my name is Ada"), (1, "assistant", "sim: my name is Ada"),
+            (2, "user", "what is my name?"), (2, "assistant", "sim: what is my name?")]
         page = (await api.client.get(f"/api/v1/threads/{thread_id}/messages", headers=api.org_a,
                                      params={"limit": 3})).json()
         rest = (await api.client.get(f"/api/v1/threads/{thread_id}/messages", headers=api.org_a,
                                      params={"cursor": page["next_cursor"]})).json()
-        assert len(page["data"]) == 3 and [m["content"] for m in rest["data"]] == ["answer to what is my name?"]
+        assert len(page["data"]) == 3 and [m["content"] for m in rest["data"]] == ["sim: what is my name?"]
 
         patched = await api.client.patch(f"/api/v1/threads/{thread_id}", headers=api.org_a,
                                          json={"title": "Names", "metadata": {"ticket": 7}})

@@ -17,7 +17,7 @@ from services.auth.mongo_store import MongoApiKeyStore
 from services.bridges.model import Bridge
 from services.bridges.mongo_store import MongoBridgeStore
 from services.bridges.schemas import BridgeCreate, BridgeUpdate
-from services.credentials.crypto import generate_key as new_encryption_key
+from services.common.crypto import generate_key as new_encryption_key
 from services.credentials.mongo_store import MongoCredentialStore
 from services.stores import create_stores, start_config_services
 

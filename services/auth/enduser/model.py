@@ -23,7 +23,7 @@ class PublicKey(BaseModel):
 
 class ChatbotAuth(BaseModel):
     org_id: str
-    # AES-GCM ciphertext of the signing secret (services/credentials/crypto.py), bound to the org.
+    # AES-GCM ciphertext of the signing secret (services/common/crypto.py), bound to the org.
     secret_sealed: str | None = None
     # The secret's last 4 characters, to tell secrets apart in the dashboard.
     secret_hint: str | None = None

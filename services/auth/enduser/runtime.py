@@ -9,7 +9,7 @@ from config import Settings
 from services.auth.enduser.service import ChatbotAuthService
 from services.auth.enduser.store import ChatbotAuthStore
 from services.auth.enduser.tokens import TokenVerifier
-from services.credentials.crypto import KeyRing
+from services.common.crypto import KeyRing
 
 
 @dataclass

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from services.auth.enduser.keys import SECRET_PREFIX, aad, load_public_key
 from services.auth.enduser.model import MAX_ORIGINS, MAX_PUBLIC_KEYS, ChatbotAuth, PublicKey
 from services.auth.enduser.store import ChatbotAuthStore
-from services.credentials.crypto import KeyRing
+from services.common.crypto import KeyRing
 from services.errors import Conflict, Invalid, NotFound
 
 

@@ -22,7 +22,7 @@ from config import ChatbotSettings
 from services.auth.enduser.keys import aad, verification_keys
 from services.auth.enduser.store import ChatbotAuthStore
 from services.auth.principal import Principal
-from services.credentials.crypto import CryptoError, KeyRing
+from services.common.crypto import CryptoError, KeyRing
 from services.errors import Unauthorized
 
 ALGORITHMS = ("HS256", "RS256", "ES256")

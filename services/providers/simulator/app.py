@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +35,9 @@ OPENAI_PREFIXES = {
 }
 HANG_MAX_S = 600.0
 
+# Bodies kept per model: enough for a conversation test, bounded for a long bench run.
+RECEIVED_PER_MODEL = 50
+
 
 @dataclass
 class SimState:
@@ -49,6 +52,9 @@ class SimState:
     by_status: Counter[str] = field(default_factory=Counter)
     # The last request body per provider, so tests can assert what an adapter sent.
     last: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The latest request bodies per model (RECEIVED_PER_MODEL of them), for tests that
+    # assert what each call of a conversation carried.
+    received: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
 
     def configure(self, raw: dict[str, Any]) -> None:
         self.config = ServerConfig.parse(raw)
@@ -60,6 +66,7 @@ class SimState:
         for counter in (self.by_route, self.by_model, self.by_provider, self.by_status):
             counter.clear()
         self.last.clear()
+        self.received.clear()
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -208,6 +215,7 @@ class Simulator:
         state.by_model[model] += 1
         state.by_provider[provider] += 1
         state.last[provider] = body
+        state.received.setdefault(model, deque(maxlen=RECEIVED_PER_MODEL)).append(body)
         call = Call(provider, path, body, model, dials)
         if dials is not NO_DIALS:
             if dials.hang:
@@ -295,6 +303,9 @@ class Simulator:
             await respond(send, 200, orjson.dumps({"ok": True, "config": self.state.config.raw}))
         elif path == "/_sim/last" and method == "GET":
             await respond(send, 200, orjson.dumps(self.state.last))
+        elif path.startswith("/_sim/received/") and method == "GET":
+            model = path.removeprefix("/_sim/received/")
+            await respond(send, 200, orjson.dumps(list(self.state.received.get(model, ()))))
         elif path == "/_sim/config" and method == "GET":
             await respond(send, 200, orjson.dumps(self.state.config.raw))
         elif path in ("/_sim/health", "/healthz"):

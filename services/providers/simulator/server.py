@@ -80,6 +80,11 @@ class RunningSimulator:
         data: dict[str, Any] = await self._call("GET", "/_sim/stats")
         return data
 
+    async def received(self, model: str) -> list[dict[str, Any]]:
+        """The latest request bodies the simulator got for `model`, oldest first."""
+        data: list[dict[str, Any]] = await self._call("GET", f"/_sim/received/{model}")
+        return data
+
     async def stop(self) -> None:
         if self._stop is not None:
             stop, self._stop = self._stop, None

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from config import SecuritySettings
-from services.credentials.crypto import KeyRing, generate_key
+from services.common.crypto import KeyRing, generate_key
 
 
 def keyring() -> KeyRing:

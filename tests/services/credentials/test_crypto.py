@@ -5,7 +5,7 @@ import base64
 import pytest
 
 from config import SecuritySettings
-from services.credentials.crypto import CryptoError, KeyRing, generate_key, key_id
+from services.common.crypto import CryptoError, KeyRing, generate_key, key_id
 from services.credentials.model import mask
 
 

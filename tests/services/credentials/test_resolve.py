@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from config import AppSettings, SecuritySettings, Settings
+from services.common.crypto import generate_key
 from services.context import Context, build_context
-from services.credentials.crypto import generate_key
 from services.credentials.resolve import OrgCredentials
 from services.errors import Invalid
 

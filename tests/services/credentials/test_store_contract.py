@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from config import SecuritySettings
+from services.common.crypto import KeyRing
+from services.common.crypto import generate_key as new_encryption_key
 from services.config.cache import ConfigCache
-from services.credentials.crypto import KeyRing
-from services.credentials.crypto import generate_key as new_encryption_key
 from services.credentials.runtime import create_credential_store
 from services.credentials.service import CredentialService
 from services.credentials.store import CredentialStore

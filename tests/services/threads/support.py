@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config import ThreadsSettings
+from services.bridges.model import MemoryPolicy
 from services.chat.schemas import ChatJobPayload
 from services.errors import PlatformError
 from services.jobs.executor import Outcome, RunAttempts, StreamEvent
@@ -15,7 +16,7 @@ from services.threads.executor import ChatbotExecutor, ChatbotJobPayload
 from services.threads.memory import HistoryAssembler
 from services.threads.memory_order_store import MemoryTurnOrder
 from services.threads.memory_store import MemoryThreadStore
-from services.threads.model import MemoryPolicy, Thread
+from services.threads.model import Thread
 from services.threads.summary import SummaryRefresher, SummaryRequest
 from services.threads.tokens import TokenCounter
 
@@ -46,7 +47,7 @@ class RecordingCompleter:
         return Outcome(result={"content": f"answer to {last}", "tool_calls": []}, provider=payload.provider,
                        model=payload.model)
 
-    async def stream(self, payload: ChatJobPayload, *, org_id: str, job_id: str | None,
+    async def complete_stream(self, payload: ChatJobPayload, *, org_id: str, job_id: str | None,
                      attempts: RunAttempts, deadline: float | None = None) -> AsyncIterator[StreamEvent]:
         """The same answer as `complete`, a word per chunk."""
         outcome = await self.complete(payload, org_id=org_id, job_id=job_id, attempts=attempts)

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
+from services.bridges.model import MemoryPolicy
 from services.errors import Permanent, Retryable
 from services.jobs.executor import RunAttempts
-from services.threads.model import MemoryPolicy
 from services.threads.order_store import NotYourTurn
 from services.threads.summary import BackgroundSummaries
 from tests.services.threads.support import harness

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from services.bridges.model import MemoryPolicy
 from services.providers.types import ContentPart, Message
 from services.threads.memory import HistoryAssembler
 from services.threads.memory_store import MemoryThreadStore
-from services.threads.model import MemoryPolicy, Thread, ThreadMessage
+from services.threads.model import Thread, ThreadMessage
 from services.threads.tokens import CHARS_PER_TOKEN, IMAGE_TOKENS, MESSAGE_OVERHEAD
 from tests.services.threads.support import counter
 

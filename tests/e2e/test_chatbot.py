@@ -1,0 +1,192 @@
+"""Chatbot turns end to end on real RabbitMQ and Redis, answered by the provider simulator:
+the model sees the thread's history on the queued path, a long thread is trimmed to its
+budget and summarised, a redelivered turn adds no message, and two turns sent at once to
+one thread through two workers finish in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from api.app import create_app
+from config import Settings
+from services.auth.principal import Principal
+from services.context import Context
+from services.jobs.executor import RunAttempts
+from services.jobs.model import JobKind, JobStatus
+from services.providers.simulator.server import RunningSimulator
+from services.providers.types import Message
+from services.threads.executor import ChatbotJobPayload
+from services.threads.memory import SUMMARY_HEADER
+from services.threads.runtime import chatbot_executor
+from tests.api.chatbot_support import publish_bridge
+from tests.backends import context, new_key
+from tests.chat_support import TEST_KEY, chat_settings
+from workers.process import start_runner
+
+TURN = "/api/v1/chatbot/{bridge}/messages"
+
+
+def _settings(sim: RunningSimulator, unique: str, tmp_path: Path) -> Settings:
+    settings = chat_settings("real", unique, tmp_path, sim_url=sim.url)
+    providers = settings.providers.model_copy(update={"openai_compatible": {"vllm": f"{sim.url}/vllm/v1"}})
+    return settings.model_copy(update={"providers": providers})
+
+
+@dataclass
+class Chat:
+    ctx: Context
+    client: httpx.AsyncClient
+    org: dict[str, str]
+    sim: RunningSimulator
+
+    async def turn(self, content: str, thread_id: str | None = None, bridge: str = "support") -> dict[str, Any]:
+        response = await self.client.post(TURN.format(bridge=bridge), headers=self.org,
+                                          json={"content": content, "thread_id": thread_id})
+        assert response.status_code in (200, 202), response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def finished(self, job_id: str) -> dict[str, Any]:
+        response = await self.client.get(f"/api/v1/jobs/{job_id}?wait=20", headers=self.org)
+        body: dict[str, Any] = response.json()
+        assert body["status"] == "succeeded", body
+        return body
+
+    async def contents(self, model: str) -> list[list[str]]:
+        """The message contents of every call the simulator got for `model`."""
+        return [[m["content"] for m in body["messages"]] for body in await self.sim.received(model)]
+
+
+@asynccontextmanager
+async def chat(sim: RunningSimulator, unique: str, tmp_path: Path, *, workers: bool = True) -> AsyncIterator[Chat]:
+    settings = _settings(sim, unique, tmp_path)
+    async with context(settings, role="api") as ctx:
+        await ctx.credentials.put("org-a", "vllm", TEST_KEY)
+        await ctx.broker.declare(["jobs.chatbot"])
+        runner = await start_runner(ctx, ["chatbot"]) if workers else None
+        app = create_app(settings, ctx=ctx)
+        try:
+            async with app.router.lifespan_context(app), httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://t", timeout=30) as client:
+                yield Chat(ctx, client, await new_key(ctx, "org-a"), sim)
+        finally:
+            if runner is not None:
+                await runner.stop()
+
+
+async def test_a_queued_follow_up_reaches_the_model_with_the_earlier_turns(
+    sim: RunningSimulator, unique: str, tmp_path: Path,
+) -> None:
+    model = f"queued-{unique}"
+    async with chat(sim, unique, tmp_path) as c:
+        await publish_bridge(c.client, c.org, "support", model, response_format={"type": "async"})
+        first = await c.turn("my name is Ada")
+        assert first["job"]["kind"] == "chatbot" and first["turn"] == 1
+        await c.finished(first["job"]["id"])
+        second = await c.turn("what is my name?", thread_id=first["thread_id"])
+        done = await c.finished(second["job"]["id"])
+        # The same thread through the bridge route, queued as well.
+        third = await c.client.post("/api/v2/model/chat/completion", headers=c.org, json={
+            "slug": "support", "user": "and my job?", "thread_id": first["thread_id"]})
+        assert third.status_code == 202, third.text
+        await c.finished(third.json()["id"])
+    assert done["result"]["content"] == "sim: what is my name?"
+    assert done["meta"]["thread_id"] == first["thread_id"]
+    assert await c.contents(model) == [
+        ["my name is Ada"],
+        ["my name is Ada", "sim: my name is Ada", "what is my name?"],
+        ["my name is Ada", "sim: my name is Ada", "what is my name?", "sim: what is my name?", "and my job?"],
+    ]
+
+
+async def test_a_long_thread_is_trimmed_to_its_budget_and_summarised(
+    sim: RunningSimulator, unique: str, tmp_path: Path,
+) -> None:
+    model, summarizer = f"long-{unique}", f"summary-{unique}"
+    memory = {"max_history_tokens": 60, "summarize": True,
+              "summary_model": {"provider": "vllm", "model": summarizer}}
+    async with chat(sim, unique, tmp_path, workers=False) as c:
+        await publish_bridge(c.client, c.org, "support", model, memory=memory)
+        thread_id: str | None = None
+        for n in range(8):
+            answer = await c.turn(f"turn {n}: " + "words " * 12, thread_id=thread_id)
+            thread_id = str(answer["thread_id"])
+            await asyncio.sleep(0.2)  # summaries are written after the turn, off its path
+        async with asyncio.timeout(15):
+            while not (thread := await c.ctx.threads.store.get_thread("org-a", str(thread_id))) or not thread.summary:
+                await asyncio.sleep(0.1)
+        calls = await c.contents(model)
+    last = calls[-1]
+    # The newest turn is there, the oldest is not: history was cut to the token budget...
+    assert last[-1].startswith("turn 7:") and not any(m.startswith("turn 0:") for m in last[1:])
+    assert len(last) < 2 * 8
+    # ...and what was cut is carried by the running summary the summarizer model wrote.
+    assert await sim.received(summarizer)
+    assert thread.summary and thread.summary.startswith("sim:")
+    assert last[0].endswith(f"{SUMMARY_HEADER}\n{thread.summary}") or SUMMARY_HEADER in last[0], last[0]
+
+
+async def test_a_turn_redelivered_after_it_was_written_adds_no_message(
+    sim: RunningSimulator, unique: str, tmp_path: Path,
+) -> None:
+    model = f"redeliver-{unique}"
+    async with chat(sim, unique, tmp_path, workers=False) as c:
+        await publish_bridge(c.client, c.org, "support", model, response_format={"type": "async"})
+        queued = await c.turn("only once")
+        job = await c.ctx.jobs.get(queued["job"]["id"])
+        assert job is not None and job.status is JobStatus.QUEUED
+        # A worker that wrote the turn and died before finishing the job...
+        executor = c.ctx.executors.get(JobKind.CHATBOT)
+        await executor.run(job.model_copy(update={"status": JobStatus.RUNNING, "attempts": 1}),
+                           ChatbotJobPayload.model_validate(job.request), RunAttempts())
+        # ...then the message is delivered again, to a live worker.
+        runner = await start_runner(c.ctx, ["chatbot"])
+        try:
+            done = await c.finished(job.id)
+        finally:
+            await runner.stop()
+        messages = await c.client.get(f"/api/v1/threads/{queued['thread_id']}/messages", headers=c.org)
+    assert [(m["role"], m["content"]) for m in messages.json()["data"]] == [
+        ("user", "only once"), ("assistant", "sim: only once")]
+    assert done["result"]["content"] == "sim: only once"
+    assert len(await sim.received(model)) == 1  # the redelivery replayed the stored answer
+
+
+async def test_two_turns_at_once_through_two_workers_finish_in_order(
+    sim: RunningSimulator, unique: str, tmp_path: Path,
+) -> None:
+    model = f"sim-300ms-order-{unique}"
+    settings = _settings(sim, unique, tmp_path)
+    async with chat(sim, unique, tmp_path, workers=False) as c, \
+            context(settings, role="worker") as a, context(settings, role="worker") as b:
+        await publish_bridge(c.client, c.org, "support", model, response_format={"type": "async"})
+        # Two worker runtimes, each with its own RabbitMQ connection, consumer and lifecycle;
+        # they share the thread store as two worker processes share MongoDB, and the turn
+        # order lives in the real Redis.
+        for worker in (a, b):
+            executor, _ = chatbot_executor(c.ctx.threads, worker.executors.get(JobKind.MODEL), settings)  # type: ignore[arg-type]
+            worker.executors.register(executor)
+        runners = [await start_runner(a, ["chatbot"]), await start_runner(b, ["chatbot"])]
+        try:
+            first = await c.turn("first question")
+            runner = c.ctx.turns
+            principal = Principal("org-a")
+            prepared = await runner.prepare(principal, "support", first["thread_id"],
+                                            [Message(role="user", content="second question")], {})
+            # Turn 1 is on its way; turn 2 is sent at the same moment.
+            second = await runner.submit_turn(principal, prepared)
+            jobs = [await c.finished(first["job"]["id"]), await c.finished(second.job.id)]
+        finally:
+            for r in runners:
+                await r.stop()
+    contents = await c.contents(model)
+    assert contents[-1] == ["first question", "sim: first question", "second question"]
+    assert jobs[0]["finished_at"] <= jobs[1]["started_at"]
+    assert jobs[1]["attempts"] == 1  # waiting for turn 1 spent no attempt
