@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from services.common.jsonfile import save_json
+from services.common.jsonfile import CoalescedSave
 from services.config.paging import Page, page_of
 from services.errors import Invalid, NotFound
 from services.threads.model import Thread, ThreadMessage
@@ -38,6 +38,7 @@ class MemoryThreadStore:
         self._messages: dict[str, list[ThreadMessage]] = {}
         self._keys: dict[str, set[MessageKey]] = {}
         self._lock = asyncio.Lock()
+        self._saver = CoalescedSave(path, self._snapshot) if path else None
 
     async def connect(self) -> None:
         if not (self._path and self._path.exists()):
@@ -53,14 +54,18 @@ class MemoryThreadStore:
             self._keys[message.thread_id].add((message.job_id, message.seq))
 
     async def close(self) -> None:
-        return None
+        if self._saver is not None:
+            self._saver.flush()
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "threads": [t.model_dump(mode="json") for t in self._threads.values()],
+            "messages": [m.model_dump(mode="json") for ms in self._messages.values() for m in ms],
+        }
 
     def _save(self) -> None:
-        if self._path:
-            save_json(self._path, {
-                "threads": [t.model_dump(mode="json") for t in self._threads.values()],
-                "messages": [m.model_dump(mode="json") for ms in self._messages.values() for m in ms],
-            })
+        if self._saver is not None:
+            self._saver.request()
 
     def _own(self, org_id: str, thread_id: str) -> Thread | None:
         thread = self._threads.get(thread_id)

@@ -165,3 +165,26 @@ async def test_an_origin_the_org_did_not_allow_closes_with_4403(unique: str, tmp
                              json={"origins": ["https://shop.example.com"]})
         async with await open_socket(api, token, Origin="https://shop.example.com") as ws:
             assert (await recv(ws))["type"] == "ready"
+
+
+async def test_three_turns_with_a_reconnect_continue_one_thread(unique: str, tmp_path: Path) -> None:
+    async with chatbot_api(unique, tmp_path, backend="real") as api:
+        token = user_token(await api.secret(), sub="ada")
+        async with await open_socket(api, token) as ws:
+            await recv(ws)
+            await ws.send(orjson.dumps({"type": "message", "id": "t1", "bridge": "support", "content": "one"}))
+            thread_id = (await until_done(ws, "t1"))[0]["thread_id"]
+            await ws.send(orjson.dumps({"type": "message", "id": "t2", "bridge": "support",
+                                        "thread_id": thread_id, "content": "two"}))
+            await until_done(ws, "t2")
+        # The client drops and comes back on a new socket: the thread goes on where it was.
+        async with await open_socket(api, token) as ws:
+            await recv(ws)
+            await ws.send(orjson.dumps({"type": "message", "id": "t3", "bridge": "support",
+                                        "thread_id": thread_id, "content": "three"}))
+            frames = await until_done(ws, "t3")
+        assert (frames[0]["thread_id"], frames[0]["turn"]) == (thread_id, 3)
+        assert frames[-1]["result"]["content"] == "sim: three"
+        # The third model call carried both earlier turns.
+        seen = [m["content"] for m in (await api.received())[-1]["messages"]]
+        assert seen == ["one", "sim: one", "two", "sim: two", "three"]

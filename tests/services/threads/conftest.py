@@ -32,6 +32,7 @@ async def adapter(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -
         await store.connect()
 
         async def reopen_memory() -> ThreadStore:
+            await store.close()  # a restart: the process closed its store (saves are coalesced)
             again = MemoryThreadStore(path)
             await again.connect()
             return again
