@@ -232,6 +232,18 @@ class ProvidersSettings(BaseSettings):
     mock_latency_ms: float = 0.0
 
 
+class TracingSettings(BaseSettings):
+    """OpenTelemetry tracing (services/observability/tracing.py). Off by default; when on,
+    the SDK reads the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER...)."""
+
+    model_config = _section("TRACING_")
+    enabled: bool = False
+    # "otlp" (OTLP over HTTP) or "console" (one JSON span per line, to `file` or stdout).
+    exporter: str = Field(default="otlp", validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "TRACING_EXPORTER"))
+    file: str | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
     app: AppSettings = Field(default_factory=AppSettings)
@@ -246,6 +258,7 @@ class Settings(BaseSettings):
     resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @model_validator(mode="after")
     def _production_needs_real_backends(self) -> Settings:

@@ -77,9 +77,12 @@ def build_app(settings: Settings | None = None, *, with_workers: bool | None = N
     from api.app import create_app
     from workers.process import start_runner
 
+    from services.observability import tracing
+
     settings = settings or load_settings()
     run_workers = with_workers if with_workers is not None else (
         not settings.rabbit.url or settings.app.consumer_status)
+    tracing.setup(settings.tracing, "ai-middleware-all" if run_workers else "ai-middleware-api")
     from services.metrics.setup import open_metrics
     from services.observability.sampler import depth_sampler_hook
 
@@ -131,8 +134,14 @@ def worker(pool: Annotated[str, typer.Option(help="comma-separated pools, e.g. m
 
     from workers.process import run_worker
 
+    from services.observability import tracing
+
     settings = _configure()
-    uvloop.run(run_worker(settings, [p.strip() for p in pool.split(",") if p.strip()]))
+    stop_tracing = tracing.setup(settings.tracing, f"ai-middleware-worker-{pool.replace(',', '-')}")
+    try:
+        uvloop.run(run_worker(settings, [p.strip() for p in pool.split(",") if p.strip()]))
+    finally:
+        stop_tracing()
 
 
 @keys_cli.command("create")

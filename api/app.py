@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.asgi import BodyLimit, RequestId
-from api.middleware import PrometheusMiddleware
+from api.middleware import PrometheusMiddleware, TracingMiddleware
 from api.responses import Json
 from api.routes import all_routers
 from config import Settings, load_settings
@@ -56,6 +56,7 @@ def create_app(
     max_body = (settings or (ctx.settings if ctx else None) or load_settings()).app.max_body_bytes
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(RequestId)
+    app.add_middleware(TracingMiddleware)
     # Outermost, so a request refused by an inner middleware (413) is counted too.
     app.add_middleware(PrometheusMiddleware)
     return app

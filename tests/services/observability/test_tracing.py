@@ -1,0 +1,83 @@
+"""The tracing helpers: free when off, W3C context through message headers when on."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from config import TracingSettings
+from services.broker.base import OutgoingMessage
+from services.broker.memory import MemoryBroker
+from services.observability import tracing
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    stop = tracing.setup(TracingSettings(), "test", exporter=exporter)
+    yield exporter
+    stop()
+
+
+def test_off_by_default_is_a_no_op() -> None:
+    stop = tracing.setup(TracingSettings(), "test")
+    stop()
+    assert not tracing.enabled()
+    headers: dict[str, str | int] = {"v": 1}
+    assert tracing.inject(headers) == {"v": 1}
+    with tracing.span("nothing") as current:
+        assert current is None
+        assert tracing.current_trace_id() is None
+
+
+def test_off_never_imports_the_sdk() -> None:
+    # A fresh interpreter: the modules every process imports pull in no OpenTelemetry SDK.
+    import subprocess
+
+    code = ("import services.observability.tracing, services.common.logging, workers.runner, api.app, sys;"
+            "print(any(m.startswith('opentelemetry.sdk') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+async def test_a_message_carries_the_trace_to_its_consumer(exporter: InMemorySpanExporter) -> None:
+    broker = MemoryBroker()
+    await broker.declare(["q"])
+    with tracing.span("request") as request:
+        await broker.publish("q", OutgoingMessage(b"{}", "m1"))
+    assert request is not None
+    received = []
+    sub = await broker.consume("q", lambda d: _collect(received, d), prefetch=1)
+    while not received:
+        import asyncio
+
+        await asyncio.sleep(0.01)
+    await sub.cancel()
+    headers = received[0]
+    assert headers["traceparent"].startswith(f"00-{request.get_span_context().trace_id:032x}-")
+    with tracing.span("consume", kind="consumer", parent=headers) as consumer:
+        assert consumer is not None
+        assert tracing.current_trace_id() == f"{request.get_span_context().trace_id:032x}"
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert names == ["publish q", "request", "consume"]
+
+
+async def _collect(into: list[dict[str, str | int]], delivery: object) -> None:
+    into.append(delivery.headers)  # type: ignore[attr-defined]
+    await delivery.ack()  # type: ignore[attr-defined]
+
+
+def test_log_lines_carry_the_trace_id(exporter: InMemorySpanExporter) -> None:
+    import logging
+
+    from services.common.logging import JsonFormatter
+
+    record = logging.LogRecord("t", logging.INFO, "", 0, "hello", (), None)
+    with tracing.span("work") as current:
+        assert current is not None
+        line = JsonFormatter().format(record)
+    assert f'"trace_id":"{current.get_span_context().trace_id:032x}"' in line
+    assert "trace_id" not in JsonFormatter().format(record)
