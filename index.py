@@ -75,9 +75,8 @@ async def _dev_key_hook(ctx: Context) -> None:
 def build_app(settings: Settings | None = None, *, with_workers: bool | None = None) -> FastAPI:
     """The API app; with workers in process when the broker is embedded (or asked for)."""
     from api.app import create_app
-    from workers.process import start_runner
-
     from services.observability import tracing
+    from workers.process import start_runner
 
     settings = settings or load_settings()
     run_workers = with_workers if with_workers is not None else (
@@ -132,9 +131,8 @@ def worker(pool: Annotated[str, typer.Option(help="comma-separated pools, e.g. m
     """Run worker pools until SIGTERM, then drain."""
     import uvloop
 
-    from workers.process import run_worker
-
     from services.observability import tracing
+    from workers.process import run_worker
 
     settings = _configure()
     stop_tracing = tracing.setup(settings.tracing, f"ai-middleware-worker-{pool.replace(',', '-')}")
