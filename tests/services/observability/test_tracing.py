@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -9,7 +11,7 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from config import TracingSettings
-from services.broker.base import OutgoingMessage
+from services.broker.base import Delivery, OutgoingMessage
 from services.broker.memory import MemoryBroker
 from services.observability import tracing
 
@@ -35,8 +37,6 @@ def test_off_by_default_is_a_no_op() -> None:
 
 def test_off_never_imports_the_sdk() -> None:
     # A fresh interpreter: the modules every process imports pull in no OpenTelemetry SDK.
-    import subprocess
-
     code = ("import services.observability.tracing, services.common.logging, workers.runner, api.app, sys;"
             "print(any(m.startswith('opentelemetry.sdk') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -49,11 +49,9 @@ async def test_a_message_carries_the_trace_to_its_consumer(exporter: InMemorySpa
     with tracing.span("request") as request:
         await broker.publish("q", OutgoingMessage(b"{}", "m1"))
     assert request is not None
-    received = []
+    received: list[dict[str, str | int]] = []
     sub = await broker.consume("q", lambda d: _collect(received, d), prefetch=1)
     while not received:
-        import asyncio
-
         await asyncio.sleep(0.01)
     await sub.cancel()
     headers = received[0]
@@ -65,9 +63,9 @@ async def test_a_message_carries_the_trace_to_its_consumer(exporter: InMemorySpa
     assert names == ["publish q", "request", "consume"]
 
 
-async def _collect(into: list[dict[str, str | int]], delivery: object) -> None:
-    into.append(delivery.headers)  # type: ignore[attr-defined]
-    await delivery.ack()  # type: ignore[attr-defined]
+async def _collect(into: list[dict[str, str | int]], delivery: Delivery) -> None:
+    into.append(delivery.headers)
+    await delivery.ack()
 
 
 def test_log_lines_carry_the_trace_id(exporter: InMemorySpanExporter) -> None:
