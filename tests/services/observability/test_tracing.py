@@ -55,7 +55,7 @@ async def test_a_message_carries_the_trace_to_its_consumer(exporter: InMemorySpa
         await asyncio.sleep(0.01)
     await sub.cancel()
     headers = received[0]
-    assert headers["traceparent"].startswith(f"00-{request.get_span_context().trace_id:032x}-")
+    assert str(headers["traceparent"]).startswith(f"00-{request.get_span_context().trace_id:032x}-")
     with tracing.span("consume", kind="consumer", parent=headers) as consumer:
         assert consumer is not None
         assert tracing.current_trace_id() == f"{request.get_span_context().trace_id:032x}"
