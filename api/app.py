@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.asgi import BodyLimit, RequestId
+from api.drain import install_drain
 from api.middleware import PrometheusMiddleware, TracingMiddleware
 from api.responses import Json
 from api.routes import all_routers
@@ -50,6 +51,7 @@ def create_app(
     )
     if ctx is not None:
         app.state.ctx = ctx
+    install_drain(app)
     errors.install(app)
     for router in all_routers():
         app.include_router(router)
