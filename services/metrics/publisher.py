@@ -18,6 +18,7 @@ from services.jobs.events import add_listener
 from services.jobs.model import Job
 from services.metrics.outbox import metrics_outbox
 from services.metrics.schemas import MetricEvent
+from services.observability.prom import COST, JOB_DURATION
 
 if TYPE_CHECKING:
     from services.context import Context
@@ -134,8 +135,18 @@ def event_from_job(job: Job) -> MetricEvent:
 
 async def publish_job_metric(ctx: Context, job: Job) -> None:
     """Job listener: return once the job's metric event is confirmed by the broker (sent in
-    one message with other jobs' events through the process's outbox)."""
-    await metrics_outbox(ctx).add(event_from_job(job))
+    one message with other jobs' events through the process's outbox). The same facts feed
+    the Prometheus latency and cost series the alert rules watch (k8s/base/prometheus-rules.yaml)."""
+    event = event_from_job(job)
+    observe(event)
+    await metrics_outbox(ctx).add(event)
+
+
+def observe(event: MetricEvent) -> None:
+    if event.total_ms is not None:
+        JOB_DURATION.labels(event.kind, event.status).observe(event.total_ms / 1000)
+    if event.cost_usd:
+        COST.labels(event.provider or "unknown", event.model or "unknown").inc(event.cost_usd)
 
 
 def install_publisher(ctx: Context) -> None:

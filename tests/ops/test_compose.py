@@ -4,20 +4,15 @@ service consuming it, on production-like images, started only once its backends 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import yaml
 
-from config import Settings
 from services.broker.queues import Queue
-from workers.pools import POOLS
+from tests.pools import all_pools, queues_of
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.dev.yml"
 BACKENDS = {"rabbitmq", "redis", "mongo", "timescaledb"}
-# Pools whose queues are not in services/broker/queues.py: RAG ingestion runs on Celery,
-# which declares its own queues.
-CELERY_POOLS = {"ingest"}
 
 
 def services() -> dict[str, dict[str, Any]]:
@@ -32,22 +27,16 @@ def pools_of(service: dict[str, Any]) -> list[str]:
     return [p.strip() for p in command[command.index("--pool") + 1].split(",")]
 
 
-def queues_of(pool: str) -> set[str]:
-    # The pool builders only read settings to size their consumers: no connection is made.
-    ctx = SimpleNamespace(settings=Settings(), extras={})
-    return {consumer.queue for consumer in POOLS[pool](ctx)}  # type: ignore[arg-type]
-
-
 def test_every_declared_queue_has_a_consuming_service() -> None:
     consumed: dict[str, list[str]] = {}
     for name, service in services().items():
         for pool in pools_of(service):
-            assert pool in POOLS or pool in CELERY_POOLS, f"{name} runs unknown pool {pool}"
-            for queue in queues_of(pool) if pool in POOLS else set():
+            assert pool in all_pools(), f"{name} runs unknown pool {pool}"
+            for queue in queues_of(pool):
                 consumed.setdefault(queue, []).append(name)
     missing = [q.value for q in Queue if q.value not in consumed]
     assert not missing, f"no service consumes {missing}"
-    assert set(POOLS) <= {p for s in services().values() for p in pools_of(s)}
+    assert all_pools() <= {p for s in services().values() for p in pools_of(s)}
 
 
 def test_the_api_and_the_ingest_pool_run_too() -> None:
