@@ -239,7 +239,7 @@ class TracingSettings(BaseSettings):
 
     model_config = _section("TRACING_")
     enabled: bool = False
-    # "otlp" (OTLP over HTTP) or "console" (one JSON span per line, to `file` or stdout).
+    # "otlp" (OTLP over HTTP), "console" (one JSON span per line, to `file` or stdout) or "none".
     exporter: str = Field(default="otlp", validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "TRACING_EXPORTER"))
     file: str | None = None
 

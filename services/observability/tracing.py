@@ -52,7 +52,7 @@ def setup(settings: TracingSettings, service_name: str, *,
     """Start tracing for this process when enabled (or handed an exporter, as tests do);
     returns the function that flushes and stops it."""
     global _active
-    if not settings.enabled and exporter is None:
+    if exporter is None and (not settings.enabled or settings.exporter == "none"):
         return lambda: None
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider

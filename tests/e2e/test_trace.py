@@ -1,5 +1,6 @@
 """One job, one trace: the API request, the RabbitMQ message, the worker (in another
-process), the cache, the provider call and the webhook delivery share a trace id.
+process), the cache, the provider call and the webhook delivery share a trace id; an inline
+run's cache lookup and provider call sit inside its request's trace.
 
 The API runs in the test process with an in-memory exporter; the worker is a real
 `python index.py worker` process writing its spans as JSON lines to a file.
@@ -17,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from config import TracingSettings
 from services.observability import tracing
 from tests.e2e.processes import start_worker
+from tests.platform import platform
 from tests.webhook_support import Receiver, webhook_platform
 
 
@@ -83,3 +85,24 @@ async def test_one_job_is_one_trace_from_the_api_to_the_webhook(
     assert by_name["provider mock"]["attributes"]["gen_ai.request.model"] == "mock-0ms"
     assert by_name["cache lookup"]["attributes"]["cache.result"] == "miss"
     assert by_name["webhook deliver"]["attributes"]["http.response.status_code"] == 200
+
+
+async def test_an_inline_run_is_traced_inside_its_request(unique: str, tmp_path: Path) -> None:
+    exporter = InMemorySpanExporter()
+    stop_tracing = tracing.setup(TracingSettings(), "test-api", exporter=exporter)
+    try:
+        async with platform("embedded", unique, tmp_path, workers=False) as p:
+            response = await p.client.post("/v1/chat/completions", headers=p.org_a, json={
+                "model": "mock/mock-0ms", "temperature": 0,
+                "messages": [{"role": "user", "content": f"inline {unique}"}]})
+            assert response.status_code == 200, response.text
+    finally:
+        stop_tracing()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    request = spans["POST /v1/chat/completions"]
+    assert request.context is not None
+    for name in ("cache lookup", "provider mock"):
+        span = spans[name]
+        assert span.context is not None and span.context.trace_id == request.context.trace_id, name
+    assert spans["provider mock"].attributes is not None
+    assert spans["provider mock"].attributes["gen_ai.request.model"] == "mock-0ms"
