@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -79,3 +81,35 @@ def test_log_lines_carry_the_trace_id(exporter: InMemorySpanExporter) -> None:
         line = JsonFormatter().format(record)
     assert f'"trace_id":"{current.get_span_context().trace_id:032x}"' in line
     assert "trace_id" not in JsonFormatter().format(record)
+
+
+def test_otlp_export_goes_where_the_otel_variables_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    received: list[tuple[str, str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers["Content-Type"], body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "aim-test-service")
+    try:
+        stop = tracing.setup(TracingSettings(enabled=True), "ignored-name")
+        with tracing.span("exported work"):
+            pass
+        stop()  # flushes the batch
+    finally:
+        server.shutdown()
+        server.server_close()
+    ((path, content_type, body),) = received
+    assert path == "/v1/traces"
+    assert content_type == "application/x-protobuf"
+    assert b"exported work" in body and b"aim-test-service" in body
