@@ -269,6 +269,16 @@ class ChatbotSettings(BaseSettings):
     # after ws_idle_timeout_s.
     ws_heartbeat_s: float = 20.0
     ws_idle_timeout_s: float = 120.0
+class TracingSettings(BaseSettings):
+    """OpenTelemetry tracing (services/observability/tracing.py). Off by default; when on,
+    the SDK reads the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER...)."""
+
+    model_config = _section("TRACING_")
+    enabled: bool = False
+    # "otlp" (OTLP over HTTP), "console" (one JSON span per line, to `file` or stdout) or "none".
+    exporter: str = Field(default="otlp", validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "TRACING_EXPORTER"))
+    file: str | None = None
 
 
 class Settings(BaseSettings):
@@ -287,6 +297,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     threads: ThreadsSettings = Field(default_factory=ThreadsSettings)
     chatbot: ChatbotSettings = Field(default_factory=ChatbotSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @model_validator(mode="after")
     def _production_needs_real_backends(self) -> Settings:

@@ -67,12 +67,14 @@ async def _dev_key_hook(ctx: Context) -> None:
 def build_app(settings: Settings | None = None, *, with_workers: bool | None = None) -> FastAPI:
     """The API app; with workers in process when the broker is embedded (or asked for)."""
     from api.app import create_app
+    from services.observability import tracing
     from workers.process import start_runner
 
     settings = settings or load_settings()
     run_workers = with_workers if with_workers is not None else (
         not settings.rabbit.url or settings.app.consumer_status)
-    from services.observability.sampler import start_queue_sampler
+    tracing.setup(settings.tracing, "ai-middleware-all" if run_workers else "ai-middleware-api")
+    from services.broker.sampler import start_queue_sampler
     from workers.pools import pool_names
 
     async def open_metrics(ctx: Context) -> None:
@@ -126,10 +128,15 @@ def worker(pool: Annotated[str, typer.Option(help="comma-separated pools, e.g. m
     """Run worker pools until SIGTERM, then drain."""
     import uvloop
 
+    from services.observability import tracing
     from workers.process import run_worker
 
     settings = _configure()
-    uvloop.run(run_worker(settings, [p.strip() for p in pool.split(",") if p.strip()]))
+    stop_tracing = tracing.setup(settings.tracing, f"ai-middleware-worker-{pool.replace(',', '-')}")
+    try:
+        uvloop.run(run_worker(settings, [p.strip() for p in pool.split(",") if p.strip()]))
+    finally:
+        stop_tracing()
 
 
 @keys_cli.command("create")

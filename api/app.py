@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from api import errors
 from api.asgi import BodyLimit, RequestId
 from api.chatbot_state import install_chatbot
-from api.middleware import PrometheusMiddleware
+from api.drain import install_drain
+from api.middleware import PrometheusMiddleware, TracingMiddleware
 from api.responses import Json
 from api.routes import all_routers, chatbot_ws
 from api.routes import chatbot as chatbot_routes
@@ -54,6 +55,7 @@ def create_app(
     )
     if ctx is not None:
         app.state.ctx = ctx
+    install_drain(app)
     errors.install(app)
     for router in all_routers():
         app.include_router(router)
@@ -63,6 +65,7 @@ def create_app(
     max_body = (settings or (ctx.settings if ctx else None) or load_settings()).app.max_body_bytes
     app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_middleware(RequestId)
+    app.add_middleware(TracingMiddleware)
     # Outermost, so a request refused by an inner middleware (413) is counted too.
     app.add_middleware(PrometheusMiddleware)
     return app

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts RabbitMQ, Redis and PostgreSQL on loopback for tests and benchmarks, installing the
-# Debian packages first when they are missing. Prints the export lines for their URLs.
+# Debian packages first when they are missing (and `prometheus` for promtool, which checks
+# the alert rules in k8s/). Prints the export lines for their URLs.
 #   scripts/services.sh start   -> starts what is not running, writes .services/env
 #   scripts/services.sh stop    -> stops only the processes this script started (by PID)
 set -euo pipefail
@@ -20,6 +21,12 @@ install_missing() {
     echo "installing ${need[*]}" >&2
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
+  fi
+  if ! command -v promtool >/dev/null; then
+    echo "installing prometheus (for promtool)" >&2
+    [ ${#need[@]} -gt 0 ] || apt-get update -qq >&2
+    # No recommends: promtool needs none, and they would pull in Prometheus's exporters.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >&2
   fi
 }
 

@@ -9,37 +9,52 @@ import signal
 from config import Settings
 from services.context import Context, build_context
 from services.observability.exposition import serve_worker_metrics
+from workers.health import start_heartbeat
 from workers.pools import consumers_for
 from workers.runner import Runner
 
 log = logging.getLogger(__name__)
 
 
+def build_runner(ctx: Context, pools: list[str]) -> Runner:
+    return Runner(ctx.broker, consumers_for(ctx, pools), prefetch=ctx.settings.rabbit.prefetch,
+                  drain_grace_s=ctx.settings.jobs.drain_grace_s, stuck_after_s=ctx.settings.jobs.deadline_s * 2)
+
+
 async def start_runner(ctx: Context, pools: list[str]) -> Runner:
     """Start consuming `pools` on `ctx`; `await runner.stop()` drains them. The metrics pool
     migrates its database first (best effort)."""
+    runner = build_runner(ctx, pools)
     if "metrics" in pools:
         await ctx.metrics.open()
-    runner = Runner(ctx.broker, consumers_for(ctx, pools), prefetch=ctx.settings.rabbit.prefetch,
-                    drain_grace_s=ctx.settings.jobs.drain_grace_s)
     await runner.start()
     return runner
 
 
 async def run_worker(settings: Settings, pools: list[str]) -> None:
-    """`python index.py worker`: consume until SIGTERM, then drain and exit."""
+    """`python index.py worker`: consume until SIGTERM, then drain and exit.
+
+    The metrics port also answers /healthz (liveness) and /readyz (readiness): see
+    workers/health.py. Readiness fails as soon as the drain starts.
+    """
     ctx = await build_context(settings, role="worker")
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    server = serve_worker_metrics(settings.app.metrics_port)
+    runner = build_runner(ctx, pools)
+    server = serve_worker_metrics(settings.app.metrics_port, probes={
+        "/healthz": runner.health.live, "/readyz": runner.health.ready})
+    stop_heartbeat = start_heartbeat(runner.health, ctx.broker)
     try:
-        runner = await start_runner(ctx, pools)
+        if "metrics" in pools:
+            await ctx.metrics.open()
+        await runner.start()
         await stopping.wait()
         log.info("signal received; draining")
         await runner.stop()
     finally:
+        await stop_heartbeat()
         await ctx.close()
         if server is not None:
             server.stop()

@@ -5,6 +5,9 @@ Handler outcomes map to the broker in ONE place (`_dispatch`):
 - Retryable        -> republish to the queue through its delay queue, then ack
 - Permanent        -> reject (dead-letter queue)
 - anything else    -> requeue; RabbitMQ's x-delivery-limit dead-letters poison messages
+
+Each delivery runs in a consumer span continuing the trace its message carries
+(services/observability/tracing.py), and settles into the worker's health (workers/health.py).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from dataclasses import dataclass
 from services.broker.base import Broker, Delivery, OutgoingMessage, Subscription
 from services.common.logging import job_id_var
 from services.errors import Permanent, Retryable
+from services.observability import tracing
 from services.observability.prom import JOBS_IN_FLIGHT
+from workers.health import WorkerHealth
 
 log = logging.getLogger(__name__)
 # A queue's handler, bound at start-up to the domain objects it needs (workers/pools.py).
@@ -36,13 +41,16 @@ class Consumer:
 
 class Runner:
     def __init__(self, broker: Broker, consumers: list[Consumer], *, prefetch: int,
-                 drain_grace_s: float = 30.0) -> None:
+                 drain_grace_s: float = 30.0, stuck_after_s: float = 1200.0) -> None:
         self.broker = broker
         self.prefetch = prefetch
         self.drain_grace_s = drain_grace_s
         self.consumers = consumers
         self._subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        # A handler running past twice the job deadline is stuck (jobs.deadline_s * 2).
+        self.health = WorkerHealth(stuck_after_s=stuck_after_s,
+                                   in_flight=lambda: len(self._tasks))
 
     @property
     def in_flight(self) -> int:
@@ -60,6 +68,7 @@ class Runner:
             for _ in range(channels):
                 self._subscriptions.append(
                     await broker.consume(consumer.queue, self._wrap(consumer), prefetch=prefetch))
+        self.health.consuming = True
         log.info("worker consuming", extra={"queues": [c.queue for c in self.consumers]})
 
     def _wrap(self, consumer: Consumer) -> Callable[[Delivery], Awaitable[None]]:
@@ -72,10 +81,14 @@ class Runner:
             gauge.inc()
             job_id_var.set(delivery.message_id)
             try:
-                await self._dispatch(consumer, delivery)
+                with tracing.span(f"process {consumer.queue}", kind="consumer", parent=delivery.headers,
+                                  attributes={"messaging.destination.name": consumer.queue,
+                                              "messaging.message.id": delivery.message_id}):
+                    await self._dispatch(consumer, delivery)
             finally:
                 gauge.dec()
                 self._tasks.discard(task)
+                self.health.settled()
 
         return on_delivery
 
@@ -118,6 +131,7 @@ class Runner:
         Cancelled handlers never ack, so their messages return to the queue when the
         connection closes and another worker picks them up.
         """
+        self.health.consuming = False
         for sub in self._subscriptions:
             with contextlib.suppress(Exception):
                 await sub.cancel()

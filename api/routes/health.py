@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import CtxDep
 from api.responses import Json
@@ -36,8 +36,11 @@ async def _check(probe: Callable[[], Awaitable[None]]) -> dict[str, Any]:
 
 
 @router.get("/ready")
-async def ready(ctx: CtxDep) -> Json:
-    """Readiness: each dependency with its status and latency; 503 when one is down."""
+async def ready(ctx: CtxDep, request: Request) -> Json:
+    """Readiness: each dependency with its status and latency; 503 when one is down, and
+    while the process drains for shutdown (api/drain.py), so no new request is routed here."""
+    if request.app.state.drain.draining:
+        return Json({"status": "draining", "dependencies": {}}, status_code=503)
     probes: dict[str, Callable[[], Awaitable[None]]] = {
         "broker": ctx.broker.ping, "job_store": ctx.jobs.ping, "config_store": ctx.stores.ping,
     }

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from services.broker.base import Handler, OutgoingMessage
 from services.broker.queues import dead_letter_queue
+from services.observability import tracing
 
 
 @dataclass(slots=True)
@@ -98,7 +99,9 @@ class MemoryBroker:
             self._queue(dead_letter_queue(name))
 
     async def publish(self, queue: str, message: OutgoingMessage, *, delay_s: float = 0) -> None:
-        item = _Message(message.body, message.message_id, dict(message.headers))
+        with tracing.span(f"publish {queue}", kind="producer",
+                          attributes={"messaging.destination.name": queue}):
+            item = _Message(message.body, message.message_id, tracing.inject(dict(message.headers)))
         if delay_s <= 0:
             self._put(queue, item)
             return

@@ -25,6 +25,7 @@ import orjson
 from config import CacheSettings
 from services.cache.lru import LruCache
 from services.cache.remote import Lookup, RemoteCache
+from services.observability import tracing
 
 Compute = Callable[[], Awaitable[dict[str, Any]]]
 HIT, MISS, BYPASS = "hit", "miss", "bypass"
@@ -58,6 +59,14 @@ class ResponseCache:
         return found.value
 
     async def get_or_compute(self, key: str, compute: Compute) -> tuple[dict[str, Any], str]:
+        """The stored answer (a hit) or `compute()`'s, stored (a miss); traced as one span
+        whose children are the provider calls a miss made."""
+        with tracing.span("cache lookup") as current:
+            answer, status = await self._get_or_compute(key, compute)
+            tracing.set_attributes(current, {"cache.result": status})
+            return answer, status
+
+    async def _get_or_compute(self, key: str, compute: Compute) -> tuple[dict[str, Any], str]:
         raw = self.lru.get(key)
         if raw is not None:
             return orjson.loads(raw), HIT

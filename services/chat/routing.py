@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from services.chat.attempts import OK, Attempt
 from services.errors import Permanent, PlatformError, Retryable
+from services.observability import tracing
 from services.observability.prom import PROVIDER_LATENCY
 from services.providers.types import ChatRequest, ChatResult, Provider, StreamChunk
 from services.resilience.breaker import Ticket
@@ -75,6 +76,13 @@ async def _guarded(
     api_key = await runtime.credentials(call.org_id, cand.provider)
 
     async def once() -> tuple[T, Ticket]:
+        # One span per attempt: retries and fallbacks each show up in the job's trace.
+        with tracing.span(f"provider {cand.provider}", kind="client", attributes={
+            "gen_ai.system": cand.provider, "gen_ai.request.model": cand.model,
+        }):
+            return await attempt()
+
+    async def attempt() -> tuple[T, Ticket]:
         try:
             ticket = await runtime.breaker.acquire(cand.provider, cand.model)
         except CircuitOpen as exc:

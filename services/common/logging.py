@@ -1,5 +1,8 @@
 """Structured JSON logs: one object per line, with job_id and request_id from context.
 
+With tracing on, every line logged inside a span also carries its `trace_id`, so a trace
+found in the tracing backend leads to its log lines and back.
+
 The ids live in contextvars, so every line logged while handling a job or a request
 carries them without being passed around. Never log secrets or prompt text at INFO.
 """
@@ -13,6 +16,8 @@ import time
 from typing import Any
 
 import orjson
+
+from services.observability.tracing import current_trace_id
 
 job_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -34,6 +39,8 @@ class JsonFormatter(logging.Formatter):
             out["job_id"] = job_id
         if (request_id := request_id_var.get()) is not None:
             out["request_id"] = request_id
+        if (trace_id := current_trace_id()) is not None:
+            out["trace_id"] = trace_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 out[key] = value

@@ -14,3 +14,10 @@ def sse(event: str, data: Any, *, event_id: str | None = None) -> bytes:
     """One event; `data` is sent as one line of JSON (orjson never emits a newline)."""
     head = f"id: {event_id}\n" if event_id else ""
     return f"{head}event: {event}\n".encode() + b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def event_id_of(frame: bytes) -> str | None:
+    """The id of an event framed by `sse` (None for a comment or an event without one)."""
+    if not frame.startswith(b"id: "):
+        return None
+    return frame[4:frame.index(b"\n")].decode()

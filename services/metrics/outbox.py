@@ -19,6 +19,7 @@ bounds the wait if a confirm is slow.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import uuid
 
@@ -80,7 +81,9 @@ class MetricsOutbox:
             return
         batch, sent = self._batch, self._sent
         self._batch, self._sent = [], None
-        task = asyncio.get_running_loop().create_task(self._publish(batch, sent))
+        # A fresh context: the message carries many jobs' events, so it must not inherit the
+        # trace (or the log job_id) of whichever job happened to trigger the flush.
+        task = asyncio.get_running_loop().create_task(self._publish(batch, sent), context=contextvars.Context())
         self._publishing.add(task)
         task.add_done_callback(self._published)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from services.jobs.model import Job
 from services.metrics.schemas import MetricEvent
+from services.observability.prom import COST, JOB_DURATION
 
 _CACHE_VALUES = {"hit", "miss", "bypass"}
 
@@ -125,3 +126,12 @@ def event_from_job(job: Job) -> MetricEvent:
         output_tokens=_int(usage.get("output_tokens", usage.get("completion_tokens"))),
         cost_usd=_num(meta.get("cost_usd")) or 0.0,
     )
+
+
+def observe(event: MetricEvent) -> None:
+    """The same facts feed the Prometheus latency and cost series the alert rules watch
+    (k8s/base/prometheus-rules.yaml)."""
+    if event.total_ms is not None:
+        JOB_DURATION.labels(event.kind, event.status).observe(event.total_ms / 1000)
+    if event.cost_usd:
+        COST.labels(event.provider or "unknown", event.model or "unknown").inc(event.cost_usd)

@@ -19,7 +19,7 @@ from services.broker.queues import Queue
 from services.jobs.model import Job
 from services.metrics.batcher import Batcher
 from services.metrics.outbox import MetricsOutbox
-from services.metrics.publisher import event_from_job
+from services.metrics.publisher import event_from_job, observe
 from services.metrics.sink import MetricsSink, create_sink
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,9 @@ class Metrics:
     async def publish(self, job: Job) -> None:
         """The job listener: return once the job's metric event is confirmed by the broker
         (sent in one message with other jobs' events through the outbox)."""
-        await self.outbox.add(event_from_job(job))
+        event = event_from_job(job)
+        observe(event)
+        await self.outbox.add(event)
 
     async def open(self) -> None:
         """Migrate and connect the sink now; on failure log and leave it to open on first use."""

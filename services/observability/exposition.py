@@ -1,5 +1,5 @@
 """Serving this process's Prometheus metrics: the API's GET /metrics and the workers'
-small HTTP server.
+small HTTP server, which also answers their liveness and readiness probes.
 
 Under gunicorn with several workers each process has its own counters; set
 PROMETHEUS_MULTIPROC_DIR (an empty directory, per prometheus_client's multiprocess mode)
@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import orjson
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     generate_latest,
-    start_http_server,
+    make_wsgi_app,
 )
 
 log = logging.getLogger(__name__)
+# A probe answers (passing, details): /healthz and /readyz on a worker (workers/health.py).
+Probe = Callable[[], tuple[bool, dict[str, Any]]]
 
 
 def _registry() -> CollectorRegistry:
@@ -45,15 +52,34 @@ class MetricsServer:
     stop: Callable[[], None]
 
 
-def start_metrics_server(port: int, addr: str = "0.0.0.0") -> MetricsServer:
-    """Serve GET /metrics on `port` from a daemon thread (port 0 picks a free one).
+def start_metrics_server(port: int, addr: str = "0.0.0.0", *,
+                         probes: Mapping[str, Probe] | None = None) -> MetricsServer:
+    """Serve GET /metrics on `port` from a daemon thread (port 0 picks a free one), and
+    each of `probes` on its path (e.g. /healthz): 200 when it passes, 503 when it fails,
+    with its details as JSON.
 
     A thread rather than the event loop: a scrape never waits behind busy handlers, and a
-    blocked loop still shows its last numbers. workers/process.py starts it per worker.
+    blocked loop still shows its last numbers (and fails its heartbeat probe, which it
+    could not if the loop answered it). workers/process.py starts it per worker.
     """
-    server, thread = start_http_server(port, addr=addr, registry=_registry())
+    metrics_app = make_wsgi_app(_registry())
+    routes = dict(probes or {})
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        probe = routes.get(environ.get("PATH_INFO", ""))
+        if probe is None:
+            return metrics_app(environ, start_response)  # type: ignore[no-any-return]
+        ok, detail = probe()
+        body = orjson.dumps({"status": "ok" if ok else "failing", **detail})
+        start_response("200 OK" if ok else "503 Service Unavailable",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    server = make_server(addr, port, app, _ThreadingServer, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="metrics-server", daemon=True)
+    thread.start()
     bound = int(server.server_port)
-    log.info("prometheus metrics served", extra={"port": bound})
+    log.info("prometheus metrics served", extra={"port": bound, "probes": sorted(routes)})
 
     def stop() -> None:
         server.shutdown()
@@ -63,13 +89,22 @@ def start_metrics_server(port: int, addr: str = "0.0.0.0") -> MetricsServer:
     return MetricsServer(bound, stop)
 
 
-def serve_worker_metrics(port: int) -> MetricsServer | None:
-    """Start the worker's metrics server; a port already taken (several workers on one
-    host outside Kubernetes) is logged and skipped rather than stopping the worker."""
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Probes and scrapes every few seconds would flood the log."""
+
+
+def serve_worker_metrics(port: int, *, probes: Mapping[str, Probe] | None = None) -> MetricsServer | None:
+    """Start the worker's metrics (and probe) server; a port already taken (several workers
+    on one host outside Kubernetes) is logged and skipped rather than stopping the worker."""
     if not port:
         return None
     try:
-        return start_metrics_server(port)
+        return start_metrics_server(port, probes=probes)
     except OSError as exc:
         log.warning("metrics port unavailable; this worker serves no /metrics",
                     extra={"port": port, "error": str(exc)})

@@ -23,6 +23,13 @@ HTTP_LATENCY = Histogram(
 JOBS = Counter("aim_jobs_total", "Jobs reaching a status, by kind", ["kind", "status"])
 JOBS_IN_FLIGHT = Gauge("aim_jobs_in_flight", "Jobs being executed by this process", ["queue"])
 QUEUE_DEPTH = Gauge("aim_queue_depth_messages", "Messages ready in a queue", ["queue"])
+JOB_DURATION = Histogram(
+    "aim_job_duration_seconds", "Time from submit to finish, queued and inline jobs",
+    ["kind", "status"], buckets=LATENCY_BUCKETS,
+)
+COST = Counter(
+    "aim_cost_usd_total", "Provider cost of finished jobs in US dollars", ["provider", "model"],
+)
 JOB_QUEUE_WAIT = Histogram(
     "aim_job_queue_wait_seconds", "Time from submit to start", ["kind"], buckets=LATENCY_BUCKETS,
 )

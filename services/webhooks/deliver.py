@@ -21,6 +21,7 @@ import time
 import httpx
 
 from services.broker.queues import Queue
+from services.observability import tracing
 from services.observability.prom import WEBHOOK_DELIVERIES, WEBHOOK_LATENCY
 from services.webhooks.dispatch import message_for, outgoing
 from services.webhooks.models import (
@@ -87,10 +88,16 @@ async def process(runtime: Webhooks, msg: DeliveryMessage) -> None:
             **signature_headers(active_secrets(signing, started), event.id, event.body,
                                 int(started)),
         }
-        result = await send(
-            runtime.http, runtime.policy, delivery.url, headers, event.body.encode(),
-            body_limit=runtime.settings.response_body_max_bytes,
-        )
+        with tracing.span("webhook deliver", kind="client", attributes={
+            "webhook.delivery_id": delivery.id, "webhook.attempt": msg.attempt,
+            "webhook.event_type": delivery.event_type,
+        }) as current:
+            result = await send(
+                runtime.http, runtime.policy, delivery.url, headers, event.body.encode(),
+                body_limit=runtime.settings.response_body_max_bytes,
+            )
+            tracing.set_attributes(current, {"http.response.status_code": result.status_code,
+                                             "error.type": result.error})
     await _settle(runtime, delivery, endpoint, msg, started, result)
 
 

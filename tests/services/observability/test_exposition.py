@@ -10,7 +10,7 @@ from services.broker.base import OutgoingMessage
 from services.broker.memory import MemoryBroker
 from services.observability.exposition import serve_worker_metrics, start_metrics_server
 from services.observability.prom import METRICS_ROWS, QUEUE_DEPTH
-from services.observability.sampler import sample_queue_depths, start_depth_sampler
+from services.broker.sampler import sample_queue_depths, start_depth_sampler
 
 
 async def test_worker_metrics_server_serves_the_registry() -> None:
