@@ -55,6 +55,7 @@ def create_app(
     )
     if ctx is not None:
         app.state.ctx = ctx
+        install_chatbot(app, ctx)
     install_drain(app)
     errors.install(app)
     for router in all_routers():

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.deps import CtxDep, OrgDep
 from api.responses import Json
 from services.errors import Invalid
-from services.jobs.model import Job, JobStatus
+from services.jobs.model import Job, JobKind, JobStatus
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+(?:\.\d+)?)")
@@ -58,6 +58,9 @@ async def submit_job(
 ) -> Json:
     """Accept a job: 202 with its id once it is recorded and the broker confirmed it."""
     wait_s = _wait_seconds(ctx, wait, prefer)
+    if body.kind == JobKind.CHATBOT:
+        raise Invalid("a chatbot turn belongs to a thread: send it to POST /api/v1/chatbot/{bridge}/messages "
+                      "(or /api/v2/model/chat/completion with thread_id)", field="kind")
     created = await ctx.lifecycle.submit(org_id, body.kind, body.payload, idempotency_key=idempotency_key)
     job = created.job
     if wait_s > 0 and not job.status.terminal:

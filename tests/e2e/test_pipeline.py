@@ -67,6 +67,15 @@ async def test_many_concurrent_jobs_all_complete(backend: str, unique: str, tmp_
 
 async def test_chatbot_kind_runs_on_its_own_queue(backend: str, unique: str, tmp_path) -> None:
     async with platform(backend, unique, tmp_path, pools=["chatbot"]) as p:
-        response = await p.submit("bot", kind="chatbot", wait=10)
-        assert response.json()["status"] == "succeeded"
-        assert response.json()["kind"] == "chatbot"
+        made = await p.client.post("/api/v1/config/bridges", headers=p.org_a, json={
+            "name": "bot", "type": "chatbot", "model": "mock-0ms", "response_format": {"type": "async"}})
+        assert made.status_code == 201, made.text
+        turn = await p.client.post("/api/v1/chatbot/bot/messages", headers=p.org_a, json={"content": "bot"})
+        assert turn.status_code == 202, turn.text
+        job = await p.poll(turn.json()["job"]["id"])
+        assert job["status"] == "succeeded" and job["kind"] == "chatbot"
+        assert job["result"]["content"] == "echo: bot"
+        # A bare chatbot job cannot take a turn of a thread: the answer says where turns go.
+        bare = await p.submit("bot", kind="chatbot")
+        assert bare.status_code == 422
+        assert "/api/v1/chatbot/" in bare.json()["error"]["message"]
