@@ -4,20 +4,17 @@ belongs to one collection; a chunk is a span of a document's text with its vecto
 from __future__ import annotations
 
 import time
-import uuid
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from services.config.paging import sortable_id
+
 # The offline default: the `wordllama` wheel's 256-dim static embeddings (no key, no download).
 LOCAL_PROVIDER = "local"
 LOCAL_MODEL = "wordllama-l2-256"
 LOCAL_DIMENSION = 256
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
 
 
 class EmbeddingSpec(BaseModel):
@@ -33,7 +30,7 @@ class ChunkingSpec(BaseModel):
 
 
 class Collection(BaseModel):
-    id: str = Field(default_factory=lambda: new_id("col"))
+    id: str = Field(default_factory=lambda: sortable_id("col"))
     org_id: str
     name: str
     description: str = ""
@@ -60,7 +57,7 @@ class SourceKind(StrEnum):
 
 
 class Document(BaseModel):
-    id: str = Field(default_factory=lambda: new_id("doc"))
+    id: str = Field(default_factory=lambda: sortable_id("doc"))
     org_id: str
     collection_id: str
     # What makes two submissions "the same document": the caller's external_id, else the
