@@ -232,6 +232,33 @@ class ProvidersSettings(BaseSettings):
     mock_latency_ms: float = 0.0
 
 
+class RagSettings(BaseSettings):
+    """RAG: chunk store, ingestion, embeddings, search (see services/rag/)."""
+
+    model_config = _section("RAG_")
+    # PostgreSQL with the `vector` extension for chunks; unset: the metrics database
+    # (TIMESCALE_SERVICE_URL) when that is set, else the embedded store under `.data/`.
+    database_url: str | None = _alias("RAG_DATABASE_URL", "PGVECTOR_URL")
+    pool_max: int = 10
+    # HNSW candidates per query (pgvector's default is 40); see chunks/pgvector_store.py.
+    hnsw_ef_search: int = 100
+    # Celery broker for ingestion; unset: QUEUE_CONNECTIONURL; neither: ingest in process.
+    broker_url: str | None = None
+    embed_batch_size: int = 128
+    embed_concurrency: int = 4
+    embed_cache_entries: int = 50_000
+    embed_cache_ttl_s: int = 7 * 24 * 3600
+    # Uploads and fetched pages larger than this are refused (413 / failed document).
+    max_document_bytes: int = 10 * 1024 * 1024
+    fetch_timeout_s: float = 20.0
+    # Document URLs exempt from the private-address check (development and tests only).
+    fetch_allow_hosts: list[str] = Field(default_factory=list)
+    fetch_allow_cidrs: list[str] = Field(default_factory=list)
+    # Hybrid search: RRF constant and how deep each engine is asked (services/rag/search.py).
+    rrf_k: float = 60.0
+    search_candidates: int = 50
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
     app: AppSettings = Field(default_factory=AppSettings)
@@ -246,6 +273,7 @@ class Settings(BaseSettings):
     resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    rag: RagSettings = Field(default_factory=RagSettings)
 
     @model_validator(mode="after")
     def _production_needs_real_backends(self) -> Settings:

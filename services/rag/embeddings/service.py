@@ -95,7 +95,8 @@ class EmbeddingService:
         self, embedder: Embedder, texts: list[str], model: str, api_key: str | None,
         deadline: float,
     ) -> EmbeddingResult:
+        async def once() -> EmbeddingResult:
+            return await embedder.embed(texts, model=model, api_key=api_key)
+
         async with self._slots:
-            return await call_with_retry(
-                lambda: embedder.embed(texts, model=model, api_key=api_key), self._retry,
-                deadline=deadline)
+            return await call_with_retry(once, self._retry, deadline=deadline)
