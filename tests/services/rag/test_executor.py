@@ -1,0 +1,84 @@
+"""RagExecutor with real retrieval (offline embedder, embedded store) and a recording
+ChatCompleter (our own port) standing in for the chat executor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from services.chat.schemas import ChatJobPayload
+from services.jobs.executor import Executor, Outcome, RunAttempts
+from services.jobs.model import Job, JobKind
+from services.rag.chunks.memory_store import MemoryChunkStore
+from services.rag.executor import RagExecutor, RagJobPayload
+from services.rag.ingest.queue import InProcessIngest
+from services.rag.memory_store import MemoryRagRepository
+from services.rag.model import SourceKind
+from services.rag.schemas import CollectionCreate
+from tests.services.rag.support import corpus, rag_service
+
+
+class RecordingCompleter:
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.payloads: list[ChatJobPayload] = []
+
+    async def complete(self, payload: ChatJobPayload, *, org_id: str, job_id: str | None,
+                       attempts: RunAttempts, deadline: float | None = None) -> Outcome:
+        self.payloads.append(payload)
+        return Outcome(result={"content": self.answer}, provider=payload.provider, model=payload.model)
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+
+async def _setup(tmp_path: Path, answer: str) -> tuple[RagExecutor, RecordingCompleter, str, dict[str, str]]:
+    service, _ = rag_service(MemoryRagRepository(tmp_path), MemoryChunkStore(tmp_path))
+    col = await service.create_collection("org_a", CollectionCreate(name="animals"))
+    ids = {}
+    for name, text in corpus(10):
+        doc, _ = await service.add_document("org_a", col.id, kind=SourceKind.MARKDOWN, data=text.encode(),
+                                            external_id=name)
+        ids[name] = doc.id
+    assert isinstance(service.queue, InProcessIngest)
+    await service.queue.drain()
+    completer = RecordingCompleter(answer)
+    return RagExecutor(service, completer), completer, col.id, ids
+
+
+async def test_answer_cites_numbered_sources(tmp_path: Path) -> None:
+    executor, completer, col, ids = await _setup(tmp_path, "It eats 21 kinds of seeds [1].")
+    assert isinstance(executor, Executor)
+    job = Job(org_id="org_a", kind=JobKind.RAG)
+    payload = {"collections": [col], "question": "What does zorblat7 eat?", "k": 3,
+               "provider": "openai", "model": "gpt-4o-mini"}
+    outcome = await executor.run(job, RagJobPayload.model_validate(payload), RunAttempts())
+    sent = completer.payloads[0]
+    assert (sent.provider, sent.model) == ("openai", "gpt-4o-mini")
+    assert sent.system is not None and "[1]" in sent.system and "[3]" in sent.system
+    assert "zorblat7" in sent.system.split("[2]")[0]  # the best source is number 1
+    assert sent.messages[-1].content == "What does zorblat7 eat?"
+    assert outcome.result["content"] == "It eats 21 kinds of seeds [1]."
+    [cite] = outcome.result["citations"]
+    assert cite["n"] == 1 and cite["document_id"] == ids["zorblat7"]
+    assert "zorblat7" in cite["snippet"] and cite["chunk_id"].startswith(ids["zorblat7"])
+    assert outcome.extra["retrieval"]["hits"] == 3 and ids["zorblat7"] in outcome.extra["retrieval"]["documents"]
+
+
+async def test_another_orgs_collection_is_not_found(tmp_path: Path) -> None:
+    from services.errors import NotFound
+
+    executor, _, col, _ = await _setup(tmp_path, "x")
+    with pytest.raises(NotFound):
+        await executor.run(Job(org_id="org_b", kind=JobKind.RAG),
+                           RagJobPayload(collections=[col], question="zorblat7?"), RunAttempts())
+
+
+def test_payload_names_bad_fields() -> None:
+    with pytest.raises(ValidationError) as bad:
+        RagJobPayload.model_validate({"collections": [], "question": "q", "provider": "openai"})
+    fields = {e["loc"][0] if e["loc"] else "" for e in bad.value.errors()}
+    assert "collections" in fields
