@@ -236,8 +236,8 @@ class RagSettings(BaseSettings):
     """RAG: chunk store, ingestion, embeddings, search (see services/rag/)."""
 
     model_config = _section("RAG_")
-    # PostgreSQL with the `vector` extension for chunks; unset: the metrics database
-    # (TIMESCALE_SERVICE_URL) when that is set, else the embedded store under `.data/`.
+    # PostgreSQL with the `vector` extension for chunks (may be the metrics database's URL
+    # when that server has pgvector); unset: the embedded store under `.data/`.
     database_url: str | None = _alias("RAG_DATABASE_URL", "PGVECTOR_URL")
     pool_max: int = 10
     # HNSW candidates per query (pgvector's default is 40); see chunks/pgvector_store.py.

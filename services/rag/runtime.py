@@ -1,8 +1,8 @@
 """Builds the RAG domain from settings and the clients the composition root already has.
 
 Backends follow the settings: MongoDB repository when MONGODB_CONNECTION_URI is set (else
-dicts under `.data/`), pgvector chunks when RAG_DATABASE_URL or TIMESCALE_SERVICE_URL is
-set (else numpy + BM25 under `.data/`), Celery ingestion when a broker URL is set (else in
+dicts under `.data/`), pgvector chunks when RAG_DATABASE_URL is set (it may be the metrics
+database's URL when that server has the `vector` extension; else numpy + BM25 under `.data/`), Celery ingestion when a broker URL is set (else in
 process), Redis behind the embedding cache when REDIS_URI is set.
 """
 
@@ -56,7 +56,7 @@ def build_repository(settings: Settings) -> RagRepository:
 
 
 def build_chunk_store(settings: Settings) -> ChunkStore:
-    url = settings.rag.database_url or settings.timescale.url
+    url = settings.rag.database_url
     if url:
         from services.rag.chunks.pgvector_store import PgvectorChunkStore
 

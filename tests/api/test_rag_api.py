@@ -1,0 +1,119 @@
+"""The RAG and embeddings routes over real services (offline embedder, embedded stores),
+mounted on a small app whose org comes from the `x-org` header instead of an API key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from fastapi import FastAPI, Request
+
+from api import errors
+from api.deps import current_org
+from api.routes import embeddings as embeddings_routes
+from api.routes import rag as rag_routes
+from services.rag.chunks.memory_store import MemoryChunkStore
+from services.rag.ingest.queue import InProcessIngest
+from services.rag.memory_store import MemoryRagRepository
+from tests.serving import serve
+from tests.services.rag.support import rag_service
+
+
+async def _org(request: Request) -> str:
+    return request.headers["x-org"]
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, InProcessIngest, str]]:
+    service, _ = rag_service(MemoryRagRepository(tmp_path), MemoryChunkStore(tmp_path))
+    app = FastAPI()
+    errors.install(app)
+    app.include_router(rag_routes.router)
+    app.include_router(embeddings_routes.router)
+    app.dependency_overrides[current_org] = _org
+    app.state.rag, app.state.embeddings = service, service.embeddings
+    assert isinstance(service.queue, InProcessIngest)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, headers={"x-org": "org_a"}) as client:
+        yield client, service.queue, url
+
+
+async def test_collection_documents_search_flow(api: tuple[httpx.AsyncClient, InProcessIngest, str]) -> None:
+    client, queue, _ = api
+    r = await client.post("/api/v1/rag/collections", json={"name": "handbook"})
+    assert r.status_code == 201, r.text
+    col = r.json()["id"]
+    assert r.json()["embedding"] == {"provider": "local", "model": "wordllama-l2-256", "dimension": 256}
+    r = await client.post(f"/api/v1/rag/collections/{col}/documents",
+                          json={"text": "# Holidays\n\nStaff get 30 days of paid leave.", "format": "markdown"})
+    assert r.status_code == 202 and r.json()["status"] == "queued"
+    doc = r.json()["id"]
+    files = {"file": ("expenses.html", b"<h1>Expenses</h1><p>Taxis are refunded within 14 days.</p>", "text/html")}
+    r = await client.post(f"/api/v1/rag/collections/{col}/documents", files=files, data={"metadata": '{"team": "ops"}'})
+    assert r.status_code == 202, r.text
+    await queue.drain()
+    r = await client.get(f"/api/v1/rag/collections/{col}/documents/{doc}")
+    assert r.json()["status"] == "ready" and r.json()["chunk_count"] == 1
+    r = await client.post(f"/api/v1/rag/collections/{col}/search",
+                          json={"query": "how fast are taxi refunds", "k": 1, "filters": {"team": "ops"}})
+    assert r.status_code == 200, r.text
+    [hit] = r.json()["data"]
+    assert "Taxis are refunded" in hit["text"] and hit["heading"] == "Expenses" and hit["start"] == 0
+    # Same JSON again: unchanged, nothing queued.
+    r = await client.post(f"/api/v1/rag/collections/{col}/documents",
+                          json={"text": "# Holidays\n\nStaff get 30 days of paid leave.", "format": "markdown"})
+    assert r.json() == {"id": doc, "status": "ready", "unchanged": True}
+    # Another org: not found everywhere.
+    other = {"x-org": "org_b"}
+    assert (await client.get(f"/api/v1/rag/collections/{col}", headers=other)).status_code == 404
+    assert (await client.post(f"/api/v1/rag/collections/{col}/search", json={"query": "taxi"},
+                              headers=other)).status_code == 404
+    assert (await client.get(f"/api/v1/rag/collections/{col}/documents/{doc}", headers=other)).status_code == 404
+    assert (await client.delete(f"/api/v1/rag/collections/{col}/documents/{doc}")).status_code == 204
+    assert (await client.get(f"/api/v1/rag/collections/{col}/documents/{doc}")).status_code == 404
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/collections", {"name": ""}, "name"),
+    ("/collections", {"name": "x", "embedding": {"provider": "nope"}}, "model"),
+    ("/collections", {"name": "x", "chunking": {"max_tokens": 64, "overlap_tokens": 64}}, "chunking.overlap_tokens"),
+    ("/collections", {"name": "x", "embedding_model": "y"}, "embedding_model"),
+])
+async def test_bad_collection_names_the_field(api: tuple[httpx.AsyncClient, InProcessIngest, str], path: str,
+                                              body: dict[str, object], field: str) -> None:
+    client, _, _ = api
+    r = await client.post(f"/api/v1/rag{path}", json=body)
+    assert r.status_code == 422, r.text
+    assert field in {f["field"] for f in r.json()["error"]["fields"]}
+
+
+async def test_bad_documents_and_searches_are_4xx(api: tuple[httpx.AsyncClient, InProcessIngest, str]) -> None:
+    client, _, _ = api
+    col = (await client.post("/api/v1/rag/collections", json={"name": "c"})).json()["id"]
+    base = f"/api/v1/rag/collections/{col}"
+    cases = [
+        (await client.post(f"{base}/documents", json={}), "text"),
+        (await client.post(f"{base}/documents", json={"url": "http://169.254.169.254/latest"}), "url"),
+        (await client.post(f"{base}/documents", files={"file": ("a.exe", b"MZ", "application/octet-stream")}), "file"),
+        (await client.post(f"{base}/search", json={"query": "x", "mode": "fuzzy"}), "mode"),
+        (await client.post(f"{base}/search", json={"query": "x", "filters": {"a": {"gt": 1}}}), "filters.a"),
+    ]
+    for response, field in cases:
+        assert response.status_code == 422, response.text
+        assert field in {f["field"] for f in response.json()["error"]["fields"]}
+
+
+async def test_openai_sdk_embeddings_create(api: tuple[httpx.AsyncClient, InProcessIngest, str]) -> None:
+    _, _, url = api
+    client = openai.AsyncOpenAI(base_url=f"{url}/v1", api_key="unused", default_headers={"x-org": "org_a"})
+    result = await client.embeddings.create(model="local/wordllama-l2-256", input=["a cat", "a dog", "a cat"])
+    assert len(result.data) == 3 and len(result.data[0].embedding) == 256
+    assert result.data[0].embedding == pytest.approx(result.data[2].embedding, abs=1e-6)
+    assert result.data[0].embedding != result.data[1].embedding
+    floats = await client.embeddings.create(model="wordllama-l2-256", input="a cat", encoding_format="float")
+    assert floats.data[0].embedding == pytest.approx(result.data[0].embedding, abs=1e-6)
+    with pytest.raises(openai.UnprocessableEntityError):
+        await client.embeddings.create(model="nope/x", input="a")
+    await client.close()
