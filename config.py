@@ -244,6 +244,8 @@ class RagSettings(BaseSettings):
     hnsw_ef_search: int = 100
     # Celery broker for ingestion; unset: QUEUE_CONNECTIONURL; neither: ingest in process.
     broker_url: str | None = None
+    # Tasks each ingest process holds ahead (see services/rag/ingest/celery_app.py).
+    ingest_prefetch: int = 4
     embed_batch_size: int = 128
     embed_concurrency: int = 4
     embed_cache_entries: int = 50_000

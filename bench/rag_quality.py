@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
-
 import pydoc_data.topics
+import tempfile
 
 from config import Settings
 from services.providers.embeddings.local import token_lengths
@@ -81,7 +80,9 @@ async def build(embeddings: EmbeddingService, data_dir: str) -> tuple[Searcher, 
     return Searcher(chunks, embeddings), collection, ids
 
 
-async def evaluate(searcher: Searcher, collection: Collection, ids: dict[str, str], mode: SearchMode) -> tuple[float, float]:
+async def evaluate(
+    searcher: Searcher, collection: Collection, ids: dict[str, str], mode: SearchMode,
+) -> tuple[float, float]:
     recall, mrr = 0.0, 0.0
     for question, gold in QUESTIONS:
         hits = await searcher.search(collection, SearchQuery(query=question, k=50, mode=mode))

@@ -1,9 +1,10 @@
 """Builds the RAG domain from settings and the clients the composition root already has.
 
 Backends follow the settings: MongoDB repository when MONGODB_CONNECTION_URI is set (else
-dicts under `.data/`), pgvector chunks when RAG_DATABASE_URL is set (it may be the metrics
-database's URL when that server has the `vector` extension; else numpy + BM25 under `.data/`), Celery ingestion when a broker URL is set (else in
-process), Redis behind the embedding cache when REDIS_URI is set.
+dicts under `.data/`); pgvector chunks when RAG_DATABASE_URL is set (it may be the metrics
+database's URL when that server has the `vector` extension; else numpy + BM25 under
+`.data/`); Celery ingestion when a broker URL is set (else in process); Redis behind the
+embedding cache when REDIS_URI is set.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ async def build_rag(
         from services.rag.ingest.celery_app import DEFAULT_QUEUE, make_celery
 
         name = f"{settings.rabbit.queue_prefix}{DEFAULT_QUEUE}"
-        queue = CeleryIngest(make_celery(broker, queue=name), queue=name)
+        queue = CeleryIngest(make_celery(broker, queue=name, prefetch=settings.rag.ingest_prefetch), queue=name)
     else:
         queue = InProcessIngest(IngestPipeline(repo, chunks, embeddings, token_lengths(), fetcher))
     searcher = Searcher(chunks, embeddings, rrf_k=settings.rag.rrf_k,

@@ -116,7 +116,9 @@ class RagService:
             raise NotFound("document not found", code="document_not_found")
         return found
 
-    async def list_documents(self, org_id: str, collection_id: str, *, limit: int, cursor: str | None) -> Page[Document]:
+    async def list_documents(
+        self, org_id: str, collection_id: str, *, limit: int, cursor: str | None,
+    ) -> Page[Document]:
         await self.collection(org_id, collection_id)
         return await self.repo.list_documents(org_id, collection_id, limit=limit, cursor=cursor)
 

@@ -23,7 +23,9 @@ class RagRepository(Protocol):
 
     async def list_collections(self, org_id: str, *, limit: int, cursor: str | None = None) -> Page[Collection]: ...
 
-    async def update_collection(self, org_id: str, collection_id: str, changes: dict[str, Any]) -> Collection | None: ...
+    async def update_collection(
+        self, org_id: str, collection_id: str, changes: dict[str, Any],
+    ) -> Collection | None: ...
 
     async def delete_collection(self, org_id: str, collection_id: str) -> bool:
         """Delete the collection and all its documents and sources."""

@@ -18,8 +18,8 @@ from api.routes import rag as rag_routes
 from services.rag.chunks.memory_store import MemoryChunkStore
 from services.rag.ingest.queue import InProcessIngest
 from services.rag.memory_store import MemoryRagRepository
-from tests.serving import serve
 from tests.services.rag.support import rag_service
+from tests.serving import serve
 
 
 async def _org(request: Request) -> str:

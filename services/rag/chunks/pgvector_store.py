@@ -52,7 +52,8 @@ def _ddl(dim: int) -> list[str]:
 
 
 def _where(collection: Collection, filters: Filters | None) -> tuple[str, list[Any]]:
-    sql, args = ["org_id = %s", "collection_id = %s"], [collection.org_id, collection.id]
+    sql = ["org_id = %s", "collection_id = %s"]
+    args: list[Any] = [collection.org_id, collection.id]
     for name, values in normalize(filters).items():
         if name == "document_id":
             sql.append("document_id = ANY(%s)")

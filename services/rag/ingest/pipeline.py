@@ -53,8 +53,10 @@ class IngestPipeline:
         """Ingest one document; returns it as it ends (None: it or its collection is gone).
         A Retryable error is raised for the caller to retry; others fail the document."""
         doc = await self._repo.get_document(org_id, document_id)
-        collection = doc and await self._repo.get_collection(org_id, doc.collection_id)
-        if doc is None or collection is None:
+        if doc is None:
+            return None
+        collection = await self._repo.get_collection(org_id, doc.collection_id)
+        if collection is None:
             return None
         if doc.status is DocumentStatus.READY:
             return doc

@@ -19,7 +19,7 @@ def build_celery(settings: Settings) -> IngestCelery:
     if not broker:
         raise RuntimeError("the ingest pool needs QUEUE_CONNECTIONURL (or RAG_BROKER_URL)")
     queue = f"{settings.rabbit.queue_prefix}{DEFAULT_QUEUE}"
-    celery = make_celery(broker, queue=queue)
+    celery = make_celery(broker, queue=queue, prefetch=settings.rag.ingest_prefetch)
 
     def start(**_: Any) -> None:
         from services.rag.runtime import ingest_pipeline_factory

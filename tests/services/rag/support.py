@@ -8,7 +8,7 @@ from services.providers.embeddings.local import token_lengths
 from services.rag.chunks.store import ChunkStore
 from services.rag.fetch import UrlFetcher
 from services.rag.ingest.pipeline import IngestPipeline
-from services.rag.ingest.queue import InProcessIngest, IngestQueue
+from services.rag.ingest.queue import IngestQueue, InProcessIngest
 from services.rag.runtime import build_embeddings
 from services.rag.search import Searcher
 from services.rag.service import RagService
