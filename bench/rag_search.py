@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import pydoc_data.topics
 import random
 import re
 import statistics
 import tempfile
 import time
-
-import pydoc_data.topics
 
 from config import Settings
 from services.providers.embeddings.local import embed_sync, token_lengths

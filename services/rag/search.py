@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from services.errors import Invalid
 from services.rag.chunks.filters import normalize
 from services.rag.chunks.store import ChunkStore
 from services.rag.embeddings.service import EmbeddingService
@@ -79,6 +80,8 @@ class Searcher:
             vector = await self._vector(collection, q.query, depth, q.filters)
             keyword = await self._chunks.keyword_search(collection, q.query, depth, q.filters)
             hits = fuse([vector, keyword], rrf_k=self._rrf_k)
+        if q.rerank and self._reranker is None:
+            raise Invalid("no rerank model is configured on this deployment", field="rerank")
         if q.rerank and self._reranker is not None and hits:
             hits = await self._reranker.rerank(q.query, hits[: max(q.k * 2, 10)], org_id=collection.org_id)
         return hits[: q.k]
