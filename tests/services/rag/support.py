@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from config import Settings
+from services.chat.schemas import ChatJobPayload
+from services.jobs.executor import Outcome, RunAttempts
 from services.net.guard import NetPolicy
 from services.providers.embeddings.local import token_lengths
 from services.rag.chunks.store import ChunkStore
@@ -35,3 +39,19 @@ def corpus(n: int) -> list[tuple[str, str]]:
                 f"## Diet\n\nIt eats {i * 3} kinds of seeds and sleeps {i % 12} hours.\n")
         out.append((name, text))
     return out
+
+
+class RecordingCompleter:
+    """A ChatCompleter (our own port) that answers `answer` and records each payload."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.payloads: list[ChatJobPayload] = []
+
+    async def complete(self, payload: ChatJobPayload, *, org_id: str, job_id: str | None,
+                       attempts: RunAttempts, deadline: float | None = None) -> Outcome:
+        self.payloads.append(payload)
+        return Outcome(result={"content": self.answer}, provider=payload.provider, model=payload.model)
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError

@@ -4,13 +4,11 @@ ChatCompleter (our own port) standing in for the chat executor."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from services.chat.schemas import ChatJobPayload
-from services.jobs.executor import Executor, Outcome, RunAttempts
+from services.jobs.executor import Executor, RunAttempts
 from services.jobs.model import Job, JobKind
 from services.rag.chunks.memory_store import MemoryChunkStore
 from services.rag.executor import RagExecutor, RagJobPayload
@@ -18,21 +16,7 @@ from services.rag.ingest.queue import InProcessIngest
 from services.rag.memory_store import MemoryRagRepository
 from services.rag.model import SourceKind
 from services.rag.schemas import CollectionCreate
-from tests.services.rag.support import corpus, rag_service
-
-
-class RecordingCompleter:
-    def __init__(self, answer: str) -> None:
-        self.answer = answer
-        self.payloads: list[ChatJobPayload] = []
-
-    async def complete(self, payload: ChatJobPayload, *, org_id: str, job_id: str | None,
-                       attempts: RunAttempts, deadline: float | None = None) -> Outcome:
-        self.payloads.append(payload)
-        return Outcome(result={"content": self.answer}, provider=payload.provider, model=payload.model)
-
-    def stream(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
+from tests.services.rag.support import RecordingCompleter, corpus, rag_service
 
 
 async def _setup(tmp_path: Path, answer: str) -> tuple[RagExecutor, RecordingCompleter, str, dict[str, str]]:

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.chat.schemas import ChatJobPayload
 from services.errors import Invalid
-from services.jobs.executor import Outcome, RunAttempts
 from services.rag.chunks.memory_store import MemoryChunkStore
 from services.rag.ingest.queue import InProcessIngest
 from services.rag.memory_store import MemoryRagRepository
@@ -16,18 +14,7 @@ from services.rag.model import SourceKind
 from services.rag.rerank import LlmReranker, order_from
 from services.rag.schemas import CollectionCreate
 from services.rag.search import Searcher, SearchMode, SearchQuery
-from tests.services.rag.support import corpus, rag_service
-
-
-class ScriptedCompleter:
-    def __init__(self, answer: str) -> None:
-        self.answer = answer
-        self.seen: list[ChatJobPayload] = []
-
-    async def complete(self, payload: ChatJobPayload, *, org_id: str, job_id: str | None,
-                       attempts: RunAttempts, deadline: float | None = None) -> Outcome:
-        self.seen.append(payload)
-        return Outcome(result={"content": self.answer})
+from tests.services.rag.support import RecordingCompleter, corpus, rag_service
 
 
 def test_order_from_model_answers() -> None:
@@ -46,12 +33,12 @@ async def test_rerank_reorders_candidates(tmp_path: Path) -> None:
     await service.queue.drain()
     query = SearchQuery(query="zorblat2 diet", k=3, mode=SearchMode.KEYWORD)
     plain = await service.search("org_a", col.id, query)
-    completer = ScriptedCompleter("[3, 2, 1]")
+    completer = RecordingCompleter("[3, 2, 1]")
     searcher = Searcher(service.chunks, service.embeddings, reranker=LlmReranker(completer, provider="mock",
                                                                                    model="mock-0ms"))
     reranked = await searcher.search(col, query.model_copy(update={"rerank": True}))
     assert [h.chunk.id for h in reranked] == [h.chunk.id for h in plain][::-1]
-    prompt = completer.seen[0].messages[0].content
+    prompt = completer.payloads[0].messages[0].content
     assert isinstance(prompt, str) and prompt.startswith("Question: zorblat2 diet") and "[1]" in prompt
     with pytest.raises(Invalid) as bad:
         await service.search("org_a", col.id, query.model_copy(update={"rerank": True}))
