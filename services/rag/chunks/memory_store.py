@@ -29,29 +29,40 @@ class _Shelf:
     chunks: dict[str, Chunk] = field(default_factory=dict)
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     bm25: Bm25Index = field(default_factory=Bm25Index)
+    by_document: dict[str, set[str]] = field(default_factory=dict)
+    # Rows added since the matrix was last rebuilt: stacking once per search or save instead
+    # of once per document keeps loading 100,000 rows linear, not quadratic.
+    pending: list[np.ndarray] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.matrix.shape[1] != self.dim:
             self.matrix = np.zeros((0, self.dim), dtype=np.float32)
 
+    def rows(self) -> np.ndarray:
+        if self.pending:
+            self.matrix = np.vstack([self.matrix, *self.pending])
+            self.pending = []
+        return self.matrix
+
     def drop(self, document_id: str) -> int:
-        keep = [i for i, cid in enumerate(self.ids) if self.chunks[cid].document_id != document_id]
-        gone = len(self.ids) - len(keep)
+        # A new document (the common case when loading) costs nothing: no scan of all rows.
+        gone = self.by_document.pop(document_id, set())
         if gone:
-            for cid in self.ids:
-                if self.chunks[cid].document_id == document_id:
-                    self.bm25.remove(cid, self.chunks.pop(cid).text)
+            keep = [i for i, cid in enumerate(self.ids) if cid not in gone]
+            for cid in gone:
+                self.bm25.remove(cid, self.chunks.pop(cid).text)
             self.ids = [self.ids[i] for i in keep]
-            self.matrix = self.matrix[keep]
-        return gone
+            self.matrix = self.rows()[keep]
+        return len(gone)
 
     def add(self, chunks: list[Chunk], vectors: list[list[float]]) -> None:
         if not chunks:
             return
         block = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), self.dim)
         norms = np.linalg.norm(block, axis=1, keepdims=True)
-        self.matrix = np.vstack([self.matrix, block / np.where(norms == 0, 1, norms)])
+        self.pending.append(block / np.where(norms == 0, 1, norms))
         for chunk in chunks:
+            self.by_document.setdefault(chunk.document_id, set()).add(chunk.id)
             self.ids.append(chunk.id)
             self.chunks[chunk.id] = chunk
             self.bm25.add(chunk.id, chunk.text)
@@ -86,7 +97,7 @@ class MemoryChunkStore:
             if collection_id not in (None, cid):
                 continue
             tmp = self._dir / f"{cid}.tmp.npy"
-            np.save(tmp, shelf.matrix)
+            np.save(tmp, shelf.rows())
             tmp.replace(self._dir / f"{cid}.npy")
             body = {"dim": shelf.dim, "chunks": [shelf.chunks[i].model_dump(mode="json") for i in shelf.ids]}
             (self._dir / f"{cid}.tmp.json").write_bytes(orjson.dumps(body))
@@ -139,7 +150,7 @@ class MemoryChunkStore:
             return 0
         if document_id is None:
             return len(shelf.ids)
-        return sum(1 for c in shelf.chunks.values() if c.document_id == document_id)
+        return len(shelf.by_document.get(document_id, ()))
 
     async def vector_search(
         self, collection: Collection, vector: list[float], k: int, filters: Filters | None = None,
@@ -148,7 +159,7 @@ class MemoryChunkStore:
         if shelf is None or not shelf.ids:
             return []
         query = np.asarray(vector, dtype=np.float32)
-        scores = shelf.matrix @ (query / (np.linalg.norm(query) or 1.0))
+        scores = shelf.rows() @ (query / (np.linalg.norm(query) or 1.0))
         wanted = normalize(filters)
         if wanted:
             mask = np.array([matches(shelf.chunks[i].metadata, shelf.chunks[i].document_id, wanted)
