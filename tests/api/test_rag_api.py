@@ -16,9 +16,10 @@ from api.deps import current_org
 from api.routes import embeddings as embeddings_routes
 from api.routes import rag as rag_routes
 from services.rag.chunks.memory_store import MemoryChunkStore
+from services.rag.executor import RagExecutor
 from services.rag.ingest.queue import InProcessIngest
 from services.rag.memory_store import MemoryRagRepository
-from tests.services.rag.support import rag_service
+from tests.services.rag.support import RecordingCompleter, rag_service
 from tests.serving import serve
 
 
@@ -35,6 +36,7 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, InProces
     app.include_router(embeddings_routes.router)
     app.dependency_overrides[current_org] = _org
     app.state.rag, app.state.embeddings = service, service.embeddings
+    app.state.rag_executor = RagExecutor(service, RecordingCompleter("Taxis within 14 days [1]."))
     assert isinstance(service.queue, InProcessIngest)
     async with serve(app) as url, httpx.AsyncClient(base_url=url, headers={"x-org": "org_a"}) as client:
         yield client, service.queue, url
@@ -61,6 +63,16 @@ async def test_collection_documents_search_flow(api: tuple[httpx.AsyncClient, In
     assert r.status_code == 200, r.text
     [hit] = r.json()["data"]
     assert "Taxis are refunded" in hit["text"] and hit["heading"] == "Expenses" and hit["start"] == 0
+    r = await client.post("/api/v1/rag/query", json={"collections": [col], "question": "taxi refunds?", "k": 2,
+                                                     "provider": "mock", "model": "mock-0ms"})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["content"] == "Taxis within 14 days [1]." and answer["retrieval"]["hits"] == 2
+    assert [c["n"] for c in answer["citations"]] == [1] and "Taxis are refunded" in answer["citations"][0]["snippet"]
+    r = await client.patch(f"/api/v1/rag/collections/{col}", json={"embedding": {"dimension": 8}})
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "embedding"
+    r = await client.patch(f"/api/v1/rag/collections/{col}", json={"description": "company rules"})
+    assert r.status_code == 200 and r.json()["description"] == "company rules"
     # Same JSON again: unchanged, nothing queued.
     r = await client.post(f"/api/v1/rag/collections/{col}/documents",
                           json={"text": "# Holidays\n\nStaff get 30 days of paid leave.", "format": "markdown"})
