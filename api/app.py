@@ -33,13 +33,13 @@ def create_app(
         context = ctx or await build_context(settings or load_settings(), role="api")
         app.state.ctx = context
         stoppers = []
-        # RAG + embeddings (services/rag/runtime.py); moves into the composition root.
-        from services.rag.runtime import build_rag
-
-        rag = await build_rag(context.settings, providers=context.providers, redis=context.redis)
-        app.state.rag, app.state.embeddings = rag.service, rag.embeddings
-        stoppers.append(rag.close)
         try:
+            # RAG + embeddings (services/rag/runtime.py); moves into the composition root.
+            from services.rag.runtime import build_rag
+
+            rag = await build_rag(context.settings, providers=context.providers, redis=context.redis)
+            app.state.rag, app.state.embeddings = rag.service, rag.embeddings
+            stoppers.append(rag.close)
             for hook in hooks or []:
                 if (stop := await hook(context)) is not None:
                     stoppers.append(stop)
