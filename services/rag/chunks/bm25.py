@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
+
+import numpy as np
 
 _WORD = re.compile(r"[a-z0-9_]+")
 STOP = frozenset(
@@ -32,39 +35,74 @@ def terms(text: str) -> list[str]:
 
 
 class Bm25Index:
+    """Postings per term (row -> term frequency), scored with numpy: a query's terms are
+    accumulated into one score array over all rows, so a common word matching 50,000 chunks
+    costs one vectorised pass instead of 50,000 dict updates (270 ms -> ~10 ms at 100,000
+    chunks, bench/rag_search.py). Rows of removed chunks stay as holes (length kept, no
+    postings) until the store rebuilds, which keeps removal O(terms of the chunk)."""
+
     def __init__(self) -> None:
-        self.postings: dict[str, dict[str, int]] = {}
-        self.lengths: dict[str, int] = {}
+        self.postings: dict[str, dict[int, int]] = {}
+        self.rows: dict[str, int] = {}
+        self.ids: list[str | None] = []
+        self.lengths: list[int] = []
         self._total = 0
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._lengths: np.ndarray | None = None
 
     def add(self, chunk_id: str, text: str) -> None:
         counts = Counter(terms(text))
-        self.lengths[chunk_id] = sum(counts.values())
-        self._total += self.lengths[chunk_id]
+        row = self.rows[chunk_id] = len(self.ids)
+        self.ids.append(chunk_id)
+        self.lengths.append(sum(counts.values()))
+        self._total += self.lengths[row]
+        self._lengths = None
         for term, tf in counts.items():
-            self.postings.setdefault(term, {})[chunk_id] = tf
+            self.postings.setdefault(term, {})[row] = tf
+            self._arrays.pop(term, None)
 
     def remove(self, chunk_id: str, text: str) -> None:
-        self._total -= self.lengths.pop(chunk_id, 0)
+        row = self.rows.pop(chunk_id, None)
+        if row is None:
+            return
+        self.ids[row] = None
+        self._total -= self.lengths[row]
         for term in set(terms(text)):
             posting = self.postings.get(term)
             if posting is not None:
-                posting.pop(chunk_id, None)
+                posting.pop(row, None)
+                self._arrays.pop(term, None)
                 if not posting:
                     del self.postings[term]
 
-    def scores(self, query: str) -> dict[str, float]:
-        n = len(self.lengths)
-        if not n:
-            return {}
-        avg = self._total / n or 1.0
-        out: dict[str, float] = {}
-        for term in set(terms(query)):
+    def _posting(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        found = self._arrays.get(term)
+        if found is None:
             posting = self.postings.get(term)
             if not posting:
+                return None
+            found = self._arrays[term] = (np.fromiter(posting.keys(), dtype=np.int64, count=len(posting)),
+                                          np.fromiter(posting.values(), dtype=np.float32, count=len(posting)))
+        return found
+
+    def ranked(self, query: str) -> Iterator[tuple[str, float]]:
+        """(chunk_id, score) of every chunk matching a query term, best first."""
+        n = len(self.rows)
+        if not n:
+            return
+        if self._lengths is None:
+            self._lengths = np.asarray(self.lengths, dtype=np.float32)
+        avg = self._total / n or 1.0
+        scores = np.zeros(len(self.ids), dtype=np.float32)
+        for term in set(terms(query)):
+            posting = self._posting(term)
+            if posting is None:
                 continue
-            idf = math.log(1 + (n - len(posting) + 0.5) / (len(posting) + 0.5))
-            for chunk_id, tf in posting.items():
-                norm = tf * (K1 + 1) / (tf + K1 * (1 - B + B * self.lengths[chunk_id] / avg))
-                out[chunk_id] = out.get(chunk_id, 0.0) + idf * norm
-        return out
+            rows, tf = posting
+            idf = math.log(1 + (n - len(rows) + 0.5) / (len(rows) + 0.5))
+            scores[rows] += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * self._lengths[rows] / avg))
+        hits = np.flatnonzero(scores)
+        for row in hits[np.argsort(-scores[hits], kind="stable")]:
+            chunk_id = self.ids[row]
+            if chunk_id is not None:
+                yield chunk_id, float(scores[row])

@@ -178,7 +178,11 @@ class MemoryChunkStore:
         if shelf is None:
             return []
         wanted = normalize(filters)
-        scored = [(s, cid) for cid, s in shelf.bm25.scores(query).items()
-                  if not wanted or matches(shelf.chunks[cid].metadata, shelf.chunks[cid].document_id, wanted)]
-        scored.sort(key=lambda x: (-x[0], x[1]))
-        return [Hit(chunk=shelf.chunks[cid], score=s) for s, cid in scored[:k]]
+        hits: list[Hit] = []
+        for cid, score in shelf.bm25.ranked(query):
+            chunk = shelf.chunks[cid]
+            if not wanted or matches(chunk.metadata, chunk.document_id, wanted):
+                hits.append(Hit(chunk=chunk, score=score))
+                if len(hits) == k:
+                    break
+        return hits
