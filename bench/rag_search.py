@@ -7,7 +7,7 @@ sentences drawn from those topics (so words and vectors look like real documenta
 embedded with the same model, loaded in documents of 100 chunks; then 200 questions are
 searched in each mode through `Searcher` (query embedding included).
 
-    PYTHONPATH=. .venv/bin/python bench/rag_search.py [--chunks 100000] [--queries 200]
+    PYTHONPATH=. .venv/bin/python bench/rag_search.py [--chunks 100000] [--queries 200] [--stores embedded,pgvector]
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ async def latencies(store: ChunkStore, col: Collection, queries: int) -> dict[st
     return out
 
 
-async def main(n: int, queries: int) -> None:
+async def main(n: int, queries: int, only: set[str]) -> None:
     count, elapsed = await ingest_rate(copies=4)
     print(f"ingestion (pipeline, offline embedder, embedded store): {count} chunks in {elapsed:.2f} s "
           f"= {count / elapsed:.0f} chunks/s")
@@ -128,6 +128,8 @@ async def main(n: int, queries: int) -> None:
         ]
         print(f"\n{n} chunks, {queries} queries, k=10\n| store | mode | p50 ms | p99 ms |\n|---|---|---|---|")
         for name, store in stores:
+            if name not in only:
+                continue
             await store.connect()
             if isinstance(store, PgvectorChunkStore):
                 took = await bulk_load(store, col, n)
@@ -144,5 +146,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--stores", default="embedded,pgvector")
     args = parser.parse_args()
-    asyncio.run(main(args.chunks, args.queries))
+    asyncio.run(main(args.chunks, args.queries, set(args.stores.split(","))))
