@@ -2,7 +2,8 @@
 SDK's `embeddings.create` works unchanged; it asks for base64 by default).
 
 `model` is `<provider>/<model>` (e.g. `openai/text-embedding-3-small`); a bare name is a
-model of the offline `local` provider (`wordllama-l2-256`, the default)."""
+model of the offline `local` provider (`wordllama-l2-256`, the default). `dimensions` is
+checked against what the model returns (a mismatch is an error), not forwarded."""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@
 | parsing.py, chunking.py | document text -> sections -> token-aware chunks |
 | embeddings/ | embedding service: batching, retries, cache by content hash |
 | ingest/ | the ingestion pipeline, its Celery app and the in-process dispatcher |
-| search.py | vector, keyword and hybrid (reciprocal rank fusion) search, rerank |
+| fetch.py | URL documents through the address guard |
+| search.py, rerank.py | vector, keyword and hybrid (reciprocal rank fusion) search; the rerank call |
+| schemas.py | HTTP request and response models |
 | service.py | RagService: what the HTTP routes call |
 | executor.py | the `rag` job kind: retrieve, then answer with numbered citations |
 | runtime.py | builds the service from settings and clients |
