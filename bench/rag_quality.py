@@ -5,7 +5,7 @@ Each topic is ingested through the real pipeline (chunking, offline wordllama em
 embedded store); each question is searched in keyword, vector and hybrid mode; hits are
 collapsed to documents (best rank wins) and scored by recall@5 and MRR@10.
 
-    PYTHONPATH=. .venv/bin/python bench/rag_quality.py [--rrf-k 60]
+    PYTHONPATH=. .venv/bin/python bench/rag_quality.py [--rrf-k 60] [--store embedded|pgvector]
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import tempfile
 from config import Settings
 from services.providers.embeddings.local import token_lengths
 from services.rag.chunks.memory_store import MemoryChunkStore
+from services.rag.chunks.store import ChunkStore
 from services.rag.embeddings.service import EmbeddingService
 from services.rag.ingest.pipeline import IngestPipeline
 from services.rag.memory_store import MemoryRagRepository
@@ -65,8 +66,11 @@ QUESTIONS: list[tuple[str, str]] = [
 ]
 
 
-async def build(embeddings: EmbeddingService, data_dir: str) -> tuple[Searcher, Collection, dict[str, str]]:
-    repo, chunks = MemoryRagRepository(), MemoryChunkStore(data_dir, autosave=False)
+async def build(
+    embeddings: EmbeddingService, data_dir: str, chunks: ChunkStore | None = None,
+) -> tuple[Searcher, Collection, dict[str, str]]:
+    repo = MemoryRagRepository()
+    chunks = chunks or MemoryChunkStore(data_dir, autosave=False)
     pipeline = IngestPipeline(repo, chunks, embeddings, token_lengths())
     collection = await repo.create_collection(Collection(org_id="bench", name="pydoc"))
     ids = {}
@@ -98,19 +102,30 @@ async def evaluate(
     return recall / len(QUESTIONS), mrr / len(QUESTIONS)
 
 
-async def main(rrf_k: float) -> None:
+async def main(rrf_k: float, store: str) -> None:
     embeddings = build_embeddings(Settings())
     with tempfile.TemporaryDirectory() as tmp:
-        searcher, collection, ids = await build(embeddings, tmp)
-        searcher = Searcher(searcher._chunks, embeddings, rrf_k=rrf_k)
-        print(f"{len(ids)} documents, {len(QUESTIONS)} questions, rrf_k={rrf_k}")
+        chunks: ChunkStore = MemoryChunkStore(tmp, autosave=False)
+        if store == "pgvector":
+            import pgserver
+
+            from services.rag.chunks.pgvector_store import PgvectorChunkStore
+
+            chunks = PgvectorChunkStore(pgserver.get_server(tmp, cleanup_mode="stop").get_uri(), pool_max=2)
+        await chunks.connect()
+        _, collection, ids = await build(embeddings, tmp, chunks)
+        searcher = Searcher(chunks, embeddings, rrf_k=rrf_k)
+        print(f"{len(ids)} documents, {len(QUESTIONS)} questions, rrf_k={rrf_k}, store={store}")
         print("| mode | recall@5 | MRR@10 |\n|---|---|---|")
         for mode in (SearchMode.KEYWORD, SearchMode.VECTOR, SearchMode.HYBRID):
             recall, mrr = await evaluate(searcher, collection, ids, mode)
             print(f"| {mode.value} | {recall:.3f} | {mrr:.3f} |")
+        await chunks.close()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rrf-k", type=float, default=60.0)
-    asyncio.run(main(parser.parse_args().rrf_k))
+    parser.add_argument("--store", choices=["embedded", "pgvector"], default="embedded")
+    args = parser.parse_args()
+    asyncio.run(main(args.rrf_k, args.store))
