@@ -111,7 +111,8 @@ async def main(rrf_k: float, store: str) -> None:
 
             from services.rag.chunks.pgvector_store import PgvectorChunkStore
 
-            chunks = PgvectorChunkStore(pgserver.get_server(tmp, cleanup_mode="stop").get_uri(), pool_max=2)
+            server = pgserver.get_server(tmp, cleanup_mode="stop")
+            chunks = PgvectorChunkStore(server.get_uri(), pool_max=2)
         await chunks.connect()
         _, collection, ids = await build(embeddings, tmp, chunks)
         searcher = Searcher(chunks, embeddings, rrf_k=rrf_k)
@@ -121,6 +122,8 @@ async def main(rrf_k: float, store: str) -> None:
             recall, mrr = await evaluate(searcher, collection, ids, mode)
             print(f"| {mode.value} | {recall:.3f} | {mrr:.3f} |")
         await chunks.close()
+        if store == "pgvector":
+            server.cleanup()
 
 
 if __name__ == "__main__":
