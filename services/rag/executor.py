@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
+from services.bridges.model import ResolvedBridge
+from services.bridges.run import build_payload
 from services.chat.completer import ChatCompleter
 from services.chat.schemas import ChatJobPayload
+from services.errors import Invalid
 from services.jobs.executor import Outcome, RunAttempts
 from services.jobs.model import Job, JobKind
 from services.providers.types import Message
@@ -30,6 +33,12 @@ INSTRUCTIONS = (
     "number of its source in square brackets, like [1]. If the sources do not contain the "
     "answer, say so."
 )
+
+
+class BridgeResolver(Protocol):
+    """The bridge service's lookup: the published bridge `ref` (id or slug) of an org."""
+
+    async def resolve(self, org_id: str, ref: str) -> ResolvedBridge: ...
 
 
 class RagJobPayload(BaseModel):
@@ -69,20 +78,32 @@ class RagExecutor:
     kind = JobKind.RAG
     payload_model = RagJobPayload
 
-    def __init__(self, rag: RagService, completer: ChatCompleter) -> None:
+    def __init__(self, rag: RagService, completer: ChatCompleter, bridges: BridgeResolver | None = None) -> None:
         self._rag = rag
         self._completer = completer
+        self._bridges = bridges
 
     async def retrieve(self, org_id: str, payload: RagJobPayload) -> list[Hit]:
         query = SearchQuery(query=payload.question, k=payload.k, filters=payload.filters, mode=payload.mode)
         lists = [await self._rag.search(org_id, cid, query) for cid in payload.collections]
         return lists[0] if len(lists) == 1 else fuse(lists)[: payload.k]
 
-    def chat_payload(self, payload: RagJobPayload, hits: list[Hit]) -> ChatJobPayload:
+    async def chat_payload(self, org_id: str, payload: RagJobPayload, hits: list[Hit]) -> ChatJobPayload:
+        """A bridge's published settings (its own system prompt first, then the sources), or
+        provider+model, or the platform default (mock)."""
+        question = [Message(role="user", content=payload.question)]
+        if payload.bridge is not None:
+            if self._bridges is None:
+                raise Invalid("bridges are not available to RAG on this deployment", field="bridge")
+            resolved = await self._bridges.resolve(org_id, payload.bridge)
+            chat = build_payload(resolved, question, thread_id=payload.thread_id,
+                                 overrides={"temperature": payload.temperature, "max_tokens": payload.max_tokens})
+            system = "\n\n".join(p for p in (chat.system, sources_prompt(hits)) if p)
+            return chat.model_copy(update={"system": system})
         fields: dict[str, Any] = {
-            "messages": [Message(role="user", content=payload.question)], "system": sources_prompt(hits),
+            "messages": question, "system": sources_prompt(hits),
             "temperature": payload.temperature, "max_tokens": payload.max_tokens,
-            "metadata": {k: v for k, v in (("bridge", payload.bridge), ("thread_id", payload.thread_id)) if v},
+            "metadata": {"thread_id": payload.thread_id} if payload.thread_id else {},
         }
         if payload.provider and payload.model:
             fields.update(provider=payload.provider, model=payload.model)
@@ -93,8 +114,9 @@ class RagExecutor:
         started = time.perf_counter()
         hits = await self.retrieve(org_id, payload)
         retrieval_ms = (time.perf_counter() - started) * 1000
-        outcome = await self._completer.complete(self.chat_payload(payload, hits), org_id=org_id, job_id=job_id,
-                                                 attempts=attempts, deadline=deadline)
+        chat = await self.chat_payload(org_id, payload, hits)
+        outcome = await self._completer.complete(chat, org_id=org_id, job_id=job_id, attempts=attempts,
+                                                 deadline=deadline)
         content = str(outcome.result.get("content") or "")
         outcome.result = {**outcome.result, "content": content, "citations": citations(content, hits)}
         outcome.extra = {**outcome.extra, "retrieval": {

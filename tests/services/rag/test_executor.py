@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from services.bridges.model import BridgeSpec, BridgeStatus, BridgeType, ResolvedBridge
+from services.errors import NotFound
 from services.jobs.executor import Executor, RunAttempts
 from services.jobs.model import Job, JobKind
 from services.rag.chunks.memory_store import MemoryChunkStore
@@ -53,8 +55,6 @@ async def test_answer_cites_numbered_sources(tmp_path: Path) -> None:
 
 
 async def test_another_orgs_collection_is_not_found(tmp_path: Path) -> None:
-    from services.errors import NotFound
-
     executor, _, col, _ = await _setup(tmp_path, "x")
     with pytest.raises(NotFound):
         await executor.run(Job(org_id="org_b", kind=JobKind.RAG),
@@ -66,3 +66,33 @@ def test_payload_names_bad_fields() -> None:
         RagJobPayload.model_validate({"collections": [], "question": "q", "provider": "openai"})
     fields = {e["loc"][0] if e["loc"] else "" for e in bad.value.errors()}
     assert "collections" in fields
+
+
+class OneBridge:
+    """The bridge service's `resolve`, for one published bridge of org_a."""
+
+    def __init__(self) -> None:
+        self.bridge = ResolvedBridge(bridge_id="br_1", org_id="org_a", name="Support", slug="support",
+                                     type=BridgeType.API, status=BridgeStatus.ACTIVE, pause_reason=None, version=3,
+                                     spec=BridgeSpec(provider="groq", model="llama-3.1-8b-instant",
+                                                     system_prompt="You are the zoo's guide."))
+
+    async def resolve(self, org_id: str, ref: str) -> ResolvedBridge:
+        if org_id != "org_a" or ref not in ("support", "br_1"):
+            raise NotFound("bridge not found")
+        return self.bridge
+
+
+async def test_a_bridge_supplies_model_and_prompt(tmp_path: Path) -> None:
+    executor, completer, col, _ = await _setup(tmp_path, "Seeds [2].")
+    executor = RagExecutor(executor._rag, completer, OneBridge())
+    payload = RagJobPayload(collections=[col], question="What does zorblat7 eat?", bridge="support", thread_id="t1")
+    outcome = await executor.run(Job(org_id="org_a", kind=JobKind.RAG), payload, RunAttempts())
+    sent = completer.payloads[0]
+    assert (sent.provider, sent.model) == ("groq", "llama-3.1-8b-instant")
+    assert sent.system is not None and sent.system.startswith("You are the zoo's guide.") and "[1]" in sent.system
+    assert sent.metadata["bridge_version"] == 3 and sent.metadata["thread_id"] == "t1"
+    assert [c["n"] for c in outcome.result["citations"]] == [2]
+    with pytest.raises(NotFound):
+        await executor.run(Job(org_id="org_b", kind=JobKind.RAG),
+                           payload.model_copy(update={"collections": [col]}), RunAttempts())
