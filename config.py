@@ -269,6 +269,8 @@ class ChatbotSettings(BaseSettings):
     # after ws_idle_timeout_s.
     ws_heartbeat_s: float = 20.0
     ws_idle_timeout_s: float = 120.0
+
+
 class TracingSettings(BaseSettings):
     """OpenTelemetry tracing (services/observability/tracing.py). Off by default; when on,
     the SDK reads the standard OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT,
@@ -279,6 +281,38 @@ class TracingSettings(BaseSettings):
     # "otlp" (OTLP over HTTP), "console" (one JSON span per line, to `file` or stdout) or "none".
     exporter: str = Field(default="otlp", validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "TRACING_EXPORTER"))
     file: str | None = None
+
+
+class RagSettings(BaseSettings):
+    """RAG: chunk store, ingestion, embeddings, search (see services/rag/)."""
+
+    model_config = _section("RAG_")
+    # PostgreSQL with the `vector` extension for chunks (may be the metrics database's URL
+    # when that server has pgvector); unset: the embedded store under `.data/`.
+    database_url: str | None = _alias("RAG_DATABASE_URL", "PGVECTOR_URL")
+    pool_max: int = 10
+    # HNSW candidates per query (pgvector's default is 40); see chunks/pgvector_store.py.
+    hnsw_ef_search: int = 100
+    # Celery broker for ingestion; unset: QUEUE_CONNECTIONURL; neither: ingest in process.
+    broker_url: str | None = None
+    # Tasks each ingest process holds ahead (see services/rag/ingest/celery_app.py).
+    ingest_prefetch: int = 4
+    embed_batch_size: int = 128
+    embed_concurrency: int = 4
+    embed_cache_entries: int = 50_000
+    embed_cache_ttl_s: int = 7 * 24 * 3600
+    # Uploads and fetched pages larger than this are refused (413 / failed document).
+    max_document_bytes: int = 10 * 1024 * 1024
+    fetch_timeout_s: float = 20.0
+    # Document URLs exempt from the private-address check (development and tests only).
+    fetch_allow_hosts: list[str] = Field(default_factory=list)
+    fetch_allow_cidrs: list[str] = Field(default_factory=list)
+    # Hybrid search: RRF constant and how deep each engine is asked (services/rag/search.py).
+    rrf_k: float = 60.0
+    search_candidates: int = 50
+    # The model that reranks candidates when a search asks for `rerank` (one call per search).
+    rerank_provider: str = "mock"
+    rerank_model: str = "mock-0ms"
 
 
 class Settings(BaseSettings):
@@ -298,6 +332,7 @@ class Settings(BaseSettings):
     threads: ThreadsSettings = Field(default_factory=ThreadsSettings)
     chatbot: ChatbotSettings = Field(default_factory=ChatbotSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
+    rag: RagSettings = Field(default_factory=RagSettings)
 
     @model_validator(mode="after")
     def _production_needs_real_backends(self) -> Settings:

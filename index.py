@@ -3,6 +3,7 @@
     python index.py                         API + every worker pool, one process, embedded backends
     python index.py api                     the HTTP tier
     python index.py worker --pool model     a worker pool (comma-separate several)
+    python index.py worker --pool ingest    the RAG ingestion worker (Celery)
     python index.py keys create --org ORG   create a platform API key (shown once)
 
 `uvicorn index:app` and `gunicorn index:app -c gunicorn.conf.py` serve the API; with the
@@ -132,9 +133,19 @@ def worker(pool: Annotated[str, typer.Option(help="comma-separated pools, e.g. m
     from workers.process import run_worker
 
     settings = _configure()
+    pools = [p.strip() for p in pool.split(",") if p.strip()]
+    # RAG ingestion is a Celery worker (CPU-bound parsing in its own processes), not an
+    # asyncio pool: `--pool ingest` runs it alone (services/rag/ingest/worker.py).
+    if "ingest" in pools:
+        from services.rag.ingest.worker import run_ingest_worker
+
+        if pools != ["ingest"]:
+            raise typer.BadParameter("run the ingest pool in its own process", param_hint="--pool")
+        run_ingest_worker(settings)
+        return
     stop_tracing = tracing.setup(settings.tracing, f"ai-middleware-worker-{pool.replace(',', '-')}")
     try:
-        uvloop.run(run_worker(settings, [p.strip() for p in pool.split(",") if p.strip()]))
+        uvloop.run(run_worker(settings, pools))
     finally:
         stop_tracing()
 

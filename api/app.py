@@ -13,13 +13,13 @@ from fastapi import FastAPI
 
 from api import errors
 from api.asgi import BodyLimit, RequestId
-from api.chatbot_state import install_chatbot
 from api.drain import install_drain
 from api.middleware import PrometheusMiddleware, TracingMiddleware
 from api.responses import Json
 from api.routes import all_routers, chatbot_ws
 from api.routes import chatbot as chatbot_routes
 from api.routes import threads as threads_routes
+from api.state import install_state
 from config import Settings, load_settings
 from services.context import Context, build_context
 
@@ -38,7 +38,7 @@ def create_app(
         app.state.ctx = context
         stoppers: list[Callable[[], Awaitable[None]]] = []
         try:
-            install_chatbot(app, context)
+            install_state(app, context)
             for hook in hooks or []:
                 if (stop := await hook(context)) is not None:
                     stoppers.append(stop)
@@ -55,7 +55,7 @@ def create_app(
     )
     if ctx is not None:
         app.state.ctx = ctx
-        install_chatbot(app, ctx)
+        install_state(app, ctx)
     install_drain(app)
     errors.install(app)
     for router in all_routers():

@@ -28,6 +28,7 @@ from types import FrameType
 from typing import Any
 
 from fastapi import FastAPI
+
 from services.common.sse import event_id_of, sse
 
 log = logging.getLogger(__name__)

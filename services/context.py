@@ -34,6 +34,9 @@ from services.jobs.store import JobStore
 from services.jobs.stream_store import StreamStore
 from services.metrics.runtime import Metrics, build_metrics
 from services.providers.registry import ProviderRegistry, build_registry
+from services.rag.executor import RagExecutor
+from services.rag.rerank import LlmReranker
+from services.rag.runtime import RagRuntime, build_rag
 from services.stores import Stores, create_stores, start_config_services
 from services.threads.runtime import ThreadsRuntime, chatbot_executor, start_threads
 from services.threads.turn_runner import JobTurnRunner
@@ -72,18 +75,19 @@ class Context:
     threads: ThreadsRuntime
     enduser: EndUserAuth
     turns: JobTurnRunner
+    # RAG collections, documents, ingestion, search and embeddings.
+    rag: RagRuntime
     _stack: AsyncExitStack
 
     async def close(self) -> None:
         await self._stack.aclose()
 
 
-def default_executors(model: ChatExecutor, chatbot: Executor) -> ExecutorRegistry:
+def default_executors(*executors: Executor) -> ExecutorRegistry:
     """One executor per job kind; a kind is added here with one line."""
     registry = ExecutorRegistry()
-    registry.register(model)
-    registry.register(chatbot)
-    registry.register(ChatExecutor(model.runtime, kind=JobKind.RAG))
+    for executor in executors:
+        registry.register(executor)
     return registry
 
 
@@ -148,7 +152,12 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     chatbot, summaries = chatbot_executor(threads, model, settings)
     stack.push_async_callback(summaries.aclose)
 
-    executors = default_executors(model, chatbot)
+    rag = await build_rag(
+        settings, providers=providers, redis=redis, credentials=OrgCredentials(config_services.credentials),
+        reranker=LlmReranker(model, provider=settings.rag.rerank_provider, model=settings.rag.rerank_model))
+    stack.push_async_callback(rag.close)
+
+    executors = default_executors(model, chatbot, RagExecutor(rag.service, model, config_services.bridges))
     listeners = JobListeners([metrics.publish, partial(on_job_finished, webhooks), chatbot.job_finished])
     lifecycle = JobLifecycle(
         store=jobs, broker=broker, executors=executors, listeners=listeners, streams=streams,
@@ -160,6 +169,7 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
         credentials=config_services.credentials, providers=providers, chat=chat,
         webhooks=webhooks, metrics=metrics, executors=executors, lifecycle=lifecycle,
         threads=threads, enduser=enduser, turns=JobTurnRunner(lifecycle, config_services.bridges, threads.service),
+        rag=rag,
         _stack=stack,
     )
 

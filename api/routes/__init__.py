@@ -12,11 +12,13 @@ def all_routers() -> list[APIRouter]:
         config_bridges,
         config_platform_keys,
         config_services,
+        embeddings,
         events,
         health,
         jobs,
         openai_compat,
         prom,
+        rag,
         usage,
         webhooks,
     )
@@ -24,4 +26,5 @@ def all_routers() -> list[APIRouter]:
     return [health.router, jobs.router, events.router, usage.router, prom.router,
             webhooks.router, config_bridges.router, config_apikeys.router,
             config_services.router, config_platform_keys.router, bridge_runs.router,
-            openai_compat.router]
+            openai_compat.router,
+            rag.router, embeddings.router]

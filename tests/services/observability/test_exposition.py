@@ -8,9 +8,9 @@ import httpx
 
 from services.broker.base import OutgoingMessage
 from services.broker.memory import MemoryBroker
+from services.broker.sampler import sample_queue_depths, start_depth_sampler
 from services.observability.exposition import serve_worker_metrics, start_metrics_server
 from services.observability.prom import METRICS_ROWS, QUEUE_DEPTH
-from services.broker.sampler import sample_queue_depths, start_depth_sampler
 
 
 async def test_worker_metrics_server_serves_the_registry() -> None:

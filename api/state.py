@@ -1,6 +1,6 @@
-"""Puts the chatbot's parts of the Context where the chatbot routes read them (`app.state`).
+"""Puts the parts of the Context that the chatbot and RAG routes read on `app.state`.
 
-Nothing is built here: the threads, end-user authentication and the turn runner come from
+Nothing is built here: threads, end-user authentication, the turn runner and RAG come from
 the composition root (services/context.py). The per-process WebSocket counter is the only
 object made here, because it belongs to this HTTP process, not to a domain.
 """
@@ -13,7 +13,7 @@ from api.routes.chatbot_ws import SocketCounter
 from services.context import Context
 
 
-def install_chatbot(app: FastAPI, ctx: Context) -> None:
+def install_state(app: FastAPI, ctx: Context) -> None:
     state = app.state
     state.api_key_auth = ctx.keys.authenticate
     state.threads, state.threads_runtime = ctx.threads.service, ctx.threads
@@ -21,3 +21,5 @@ def install_chatbot(app: FastAPI, ctx: Context) -> None:
     state.chatbot_settings = ctx.settings.chatbot
     state.chatbot_sockets = SocketCounter(ctx.settings.chatbot.ws_max_per_user)
     state.turn_runner = ctx.turns
+    state.rag, state.embeddings = ctx.rag.service, ctx.rag.embeddings
+    state.lifecycle = ctx.lifecycle

@@ -1,0 +1,1 @@
+"""Embedding adapters beyond the chat providers' own `embed`: the offline `local` one."""

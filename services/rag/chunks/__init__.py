@@ -1,0 +1,1 @@
+"""The chunk store port: vectors + text of every chunk, searchable by vector and keyword."""

@@ -1,0 +1,1 @@
+"""Document ingestion: the pipeline, the queue that feeds it (Celery or in process)."""
