@@ -10,7 +10,7 @@ start-up error naming the variable.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -295,6 +295,9 @@ class RagSettings(BaseSettings):
     hnsw_ef_search: int = 100
     # Celery broker for ingestion; unset: QUEUE_CONNECTIONURL; neither: ingest in process.
     broker_url: str | None = None
+    # "celery" (a broker is required), "in_process" (the API process ingests: small
+    # deployments and tests), or "auto": Celery when a broker URL is known.
+    ingest_mode: Literal["auto", "celery", "in_process"] = "auto"
     # Tasks each ingest process holds ahead (see services/rag/ingest/celery_app.py).
     ingest_prefetch: int = 4
     embed_batch_size: int = 128

@@ -25,6 +25,7 @@ from services.providers.types import Message
 from services.rag.model import Hit
 from services.rag.search import SearchMode, SearchQuery, fuse
 from services.rag.service import RagService
+from services.webhooks.models import WebhookTarget
 
 SNIPPET_CHARS = 300
 _CITE = re.compile(r"\[(\d{1,3})\]")
@@ -53,6 +54,8 @@ class RagJobPayload(BaseModel):
     thread_id: str | None = Field(default=None, max_length=200)
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, gt=0)
+    # Where to POST the job's result when it finishes (queued runs), like any job's.
+    webhook: WebhookTarget | None = None
 
     @model_validator(mode="after")
     def _one_model(self) -> RagJobPayload:

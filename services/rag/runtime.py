@@ -95,7 +95,9 @@ async def build_rag(
     fetcher = build_fetcher(settings)
     queue: IngestQueue
     broker = settings.rag.broker_url or settings.rabbit.url
-    if broker:
+    if settings.rag.ingest_mode == "celery" and not broker:
+        raise ValueError("RAG_INGEST_MODE=celery needs RAG_BROKER_URL or QUEUE_CONNECTIONURL")
+    if broker and settings.rag.ingest_mode != "in_process":
         from services.rag.ingest.celery_app import DEFAULT_QUEUE, make_celery
 
         name = f"{settings.rabbit.queue_prefix}{DEFAULT_QUEUE}"
