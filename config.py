@@ -232,6 +232,24 @@ class ProvidersSettings(BaseSettings):
     mock_latency_ms: float = 0.0
 
 
+class GovernanceSettings(BaseSettings):
+    """Limits, budgets, key checks and the audit log (services/limits, auth, audit)."""
+
+    model_config = _section("GOVERNANCE_")
+    # Output tokens reserved for a request without max_tokens, reconciled when it ends.
+    default_output_tokens: int = Field(default=512, ge=1)
+    # Streams and inline calls one API process holds open before answering 503.
+    process_max_streams: int = Field(default=1000, ge=1)
+    process_max_inline: int = Field(default=1000, ge=1)
+    # A per-caller concurrency slot frees itself this long after its holder died.
+    slot_lease_s: float = Field(default=600.0, gt=0)
+    # Valid keys are cached this long per process; revocations reach every process at once
+    # through Redis pub/sub, so this only bounds the harm of a lost message.
+    key_cache_ttl_s: float = Field(default=30.0, gt=0)
+    # Key usage counts and last-used times are flushed to the store this often.
+    key_usage_flush_s: float = Field(default=1.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
     app: AppSettings = Field(default_factory=AppSettings)
@@ -246,6 +264,7 @@ class Settings(BaseSettings):
     resilience: ResilienceSettings = Field(default_factory=ResilienceSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
 
     @model_validator(mode="after")
     def _production_needs_real_backends(self) -> Settings:

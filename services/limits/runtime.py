@@ -1,0 +1,33 @@
+"""Builds the Governor from settings: Redis counters when a client is given, else dicts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from config import GovernanceSettings
+from services.limits.memory_store import MemoryLimitCounters, MemoryPolicyStore
+from services.limits.service import Governor, GovernorConfig
+from services.limits.store import LimitCounters, PolicyStore
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+def build_governor(
+    settings: GovernanceSettings, redis: Redis | None, *, prefix: str, reservation_ttl_s: int,
+) -> Governor:
+    """The Governor of one process; `prefix` namespaces its Redis keys."""
+    counters: LimitCounters
+    policies: PolicyStore
+    if redis is not None:
+        from services.limits.redis_store import RedisLimitCounters, RedisPolicyStore
+
+        counters, policies = RedisLimitCounters(redis, prefix=prefix), RedisPolicyStore(redis, prefix=prefix)
+    else:
+        counters, policies = MemoryLimitCounters(), MemoryPolicyStore()
+    config = GovernorConfig(
+        default_output_tokens=settings.default_output_tokens, slot_lease_s=settings.slot_lease_s,
+        reservation_ttl_s=reservation_ttl_s, process_max_streams=settings.process_max_streams,
+        process_max_inline=settings.process_max_inline,
+    )
+    return Governor(counters, policies, config)
