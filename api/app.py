@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from api import errors
+from api import errors, governance
 from api.asgi import BodyLimit, RequestId
 from api.middleware import PrometheusMiddleware
 from api.responses import Json
 from api.routes import all_routers
+from api.scopes import enforce_scope
 from config import Settings, load_settings
 from services.context import Context, build_context
 
@@ -34,6 +35,11 @@ def create_app(
         app.state.ctx = context
         stoppers = []
         try:
+            # --- governance (limits, key scopes, audit); moves to the composition root ---
+            if not hasattr(app.state, "governance"):
+                _govern(app, context)
+            stoppers.append(await governance.start(app.state.governance))
+            # --- end governance ---
             for hook in hooks or []:
                 if (stop := await hook(context)) is not None:
                     stoppers.append(stop)
@@ -46,10 +52,11 @@ def create_app(
 
     app = FastAPI(
         title="ai-middleware", version="0.1.0", lifespan=lifespan,
-        default_response_class=Json,
+        default_response_class=Json, dependencies=[Depends(enforce_scope)],
     )
     if ctx is not None:
         app.state.ctx = ctx
+        _govern(app, ctx)
     errors.install(app)
     for router in all_routers():
         app.include_router(router)
@@ -59,3 +66,13 @@ def create_app(
     # Outermost, so a request refused by an inner middleware (413) is counted too.
     app.add_middleware(PrometheusMiddleware)
     return app
+
+
+def _govern(app: FastAPI, ctx: Context) -> None:
+    """Build the governance services from the Context's clients (no connection opened)."""
+    from services.jobs.events import add_listener
+
+    built = governance.build_governance(ctx.settings, redis=ctx.redis, find_key=ctx.config.find_api_key,
+                                        list_keys=ctx.config.list_api_keys)
+    governance.attach(app, built)
+    add_listener(ctx, built.on_job_finished)

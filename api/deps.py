@@ -21,6 +21,9 @@ CtxDep = Annotated[Context, Depends(get_ctx)]
 
 async def current_org(request: Request, ctx: CtxDep) -> str:
     """The org of the API key in `Authorization: Bearer <key>`; 401 without a valid one."""
+    # api/scopes.enforce_scope has authenticated already (every mapped route).
+    if (principal := getattr(request.state, "principal", None)) is not None:
+        return str(principal.org_id)
     org_id = await authenticate(ctx, request.headers.get("authorization"))
     request.state.org_id = org_id
     return org_id

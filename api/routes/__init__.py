@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 def all_routers() -> list[APIRouter]:
     from api.routes import (
+        audit,
         bridge_runs,
         config_apikeys,
         config_bridges,
@@ -15,6 +16,7 @@ def all_routers() -> list[APIRouter]:
         events,
         health,
         jobs,
+        limits,
         openai_compat,
         prom,
         usage,
@@ -24,4 +26,4 @@ def all_routers() -> list[APIRouter]:
     return [health.router, jobs.router, events.router, usage.router, prom.router,
             webhooks.router, config_bridges.router, config_apikeys.router,
             config_services.router, config_platform_keys.router, bridge_runs.router,
-            openai_compat.router]
+            openai_compat.router, limits.router, audit.router]

@@ -13,12 +13,14 @@ from fastapi import APIRouter, Header
 
 from api.deps import CtxDep, OrgDep
 from api.responses import Json
+from api.routes.governor import GateDep
 from services.bridges.inline import run_inline
 from services.bridges.run import BridgeRunRequest, bridge_meta, build_payload, job_kind
 from services.bridges.validate import webhook_target
 from services.config.runtime import bridges_of
 from services.jobs import service as jobs
 from services.jobs.model import Job
+from services.limits.concurrency import Held
 
 router = APIRouter(prefix="/api/v2/model", tags=["bridges"])
 
@@ -31,7 +33,7 @@ def _body(job: Job) -> dict[str, object]:
 
 @router.post("/chat/completion")
 async def run_bridge(
-    body: BridgeRunRequest, ctx: CtxDep, org_id: OrgDep,
+    body: BridgeRunRequest, ctx: CtxDep, org_id: OrgDep, gate: GateDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Json:
     resolved = await bridges_of(ctx).resolve(org_id, body.ref)
@@ -39,15 +41,27 @@ async def run_bridge(
                             thread_id=body.thread_id)
     delivery = body.response_format or resolved.spec.response_format
     kind, meta = job_kind(resolved), bridge_meta(resolved)
-    if delivery.type == "default":
-        job = await run_inline(ctx, org_id, kind, payload, meta)
-        return Json(_body(job), status_code=200)
     request = payload.model_dump(mode="json", exclude_none=True)
+    admitted = await gate.admit(request, bridge_id=resolved.bridge_id, thread=body.thread_id,
+                                bridge_policy=resolved.spec.limits)
+    if delivery.type == "default":
+        job = None
+        try:
+            async with gate.governor.occupy(admitted, Held.INLINE):
+                job = await run_inline(ctx, org_id, kind, payload, meta)
+        finally:
+            await gate.settle(job.meta if job else None)
+        return gate.answer(Json(_body(job), status_code=200))
     if delivery.type == "webhook":
         request["webhook"] = webhook_target(delivery)
-    created = await jobs.submit(ctx, org_id, kind, request, idempotency_key=idempotency_key,
-                                meta=meta)
+    try:
+        created = await jobs.submit(ctx, org_id, kind, request, idempotency_key=idempotency_key,
+                                    meta={**meta, **gate.job_meta()})
+    except BaseException:
+        await gate.settle(None)
+        raise
+    await gate.queued(created.job.id, created.created)
     headers = {"Location": f"/api/v1/jobs/{created.job.id}"}
     if not created.created:
         headers["Idempotent-Replayed"] = "true"
-    return Json(_body(created.job), status_code=202, headers=headers)
+    return gate.answer(Json(_body(created.job), status_code=202, headers=headers))

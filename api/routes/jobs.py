@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from api.deps import CtxDep, OrgDep
 from api.errors import validation_body
 from api.responses import Json
+from api.routes.governor import GateDep
 from services.errors import Invalid
 from services.jobs import service
 from services.jobs.model import Job, JobKind, JobStatus
@@ -55,7 +56,7 @@ PreferHeader = Annotated[str | None, Header(alias="Prefer")]
 
 @router.post("", status_code=202)
 async def submit_job(
-    request: Request, body: JobSubmit, ctx: CtxDep, org_id: OrgDep,
+    request: Request, body: JobSubmit, ctx: CtxDep, org_id: OrgDep, gate: GateDep,
     wait: WaitQuery = None, prefer: PreferHeader = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Json:
@@ -71,11 +72,18 @@ async def submit_job(
             await validate_url(ctx.webhooks, webhook["url"])
         except Invalid as exc:
             raise Invalid(exc.message, field="payload.webhook.url") from exc
-    created = await service.submit(ctx, org_id, body.kind, payload, idempotency_key=idempotency_key)
+    await gate.admit(payload)
+    try:
+        created = await service.submit(ctx, org_id, body.kind, payload, idempotency_key=idempotency_key,
+                                       meta=gate.job_meta())
+    except BaseException:
+        await gate.settle(None)
+        raise
+    await gate.queued(created.job.id, created.created)
     job = created.job
     if wait_s > 0 and not job.status.terminal:
         job = await service.get_job(ctx, org_id, job.id, wait_s=wait_s)
-    return _answer(job, replayed=not created.created)
+    return gate.answer(_answer(job, replayed=not created.created))
 
 
 @router.get("/{job_id}")

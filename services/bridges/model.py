@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.chat.schemas import ModelRef
 from services.config.paging import sortable_id
+from services.guardrails.model import GuardrailPolicy
+from services.limits.model import LimitPolicy
 from services.providers.types import HttpTool, ResponseFormat
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -91,6 +93,9 @@ class BridgeSpec(BaseModel):
     fallbacks: list[ModelRef] = Field(default_factory=list, max_length=10)
     cache: CachePolicy = Field(default_factory=CachePolicy)
     response_format: Delivery = Field(default_factory=Delivery)
+    # Rate limits and budgets of this bridge (services/limits), and its PII policy.
+    limits: LimitPolicy | None = None
+    guardrails: GuardrailPolicy | None = None
 
 
 class Bridge(BaseModel):

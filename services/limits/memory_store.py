@@ -77,12 +77,12 @@ class MemoryLimitCounters:
     async def release_slot(self, key: str, lease_id: str) -> None:
         self._slots.get(key, {}).pop(lease_id, None)
 
-    async def hold(self, job_id: str, reservation: bytes, ttl_s: int) -> None:
-        self._held[job_id] = (time.time() + ttl_s, reservation)
-
-    async def take(self, job_id: str) -> bytes | None:
+    async def meet(self, job_id: str, value: bytes, ttl_s: int) -> bytes | None:
         entry = self._held.pop(job_id, None)
-        return entry[1] if entry and entry[0] > time.time() else None
+        if entry is not None and entry[0] > time.time():
+            return entry[1]
+        self._held[job_id] = (time.time() + ttl_s, value)
+        return None
 
 
 class MemoryPolicyStore:

@@ -87,3 +87,15 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000))
 return 1
 """
+
+# KEYS: rendezvous key. ARGV: value, ttl_s. Returns the other half (and deletes it) or nil
+# after storing this half.
+MEET = """
+local other = redis.call('GET', KEYS[1])
+if other then
+  redis.call('DEL', KEYS[1])
+  return other
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return false
+"""

@@ -1,8 +1,8 @@
 """Redis limits adapters: every check of a request in one Lua call (one round trip).
 
 Keys (under the settings' prefix): `rl:<bucket>` a GCRA tat, `bg:<budget>` a hash of
-micro-USD {spent, reserved}, `cs:<caller>` a zset of slot leases, `rv:<job>` a held
-reservation, `lp:<org>:<kind>:<id>` a policy. All keys of a call are read by one script,
+micro-USD {spent, reserved}, `cs:<caller>` a zset of slot leases, `rv:<job>` one half of a
+queued job's settlement, `lp:<org>:<kind>:<id>` a policy. All keys of a call are read by one script,
 so on Redis Cluster they would need one hash tag; a single primary is assumed here.
 """
 
@@ -19,7 +19,7 @@ from services.limits.model import (
     RateState,
     crossings,
 )
-from services.limits.redis_lua import ACQUIRE_SLOT, ADMIT, SETTLE
+from services.limits.redis_lua import ACQUIRE_SLOT, ADMIT, MEET, SETTLE
 
 
 class RedisLimitCounters:
@@ -29,6 +29,7 @@ class RedisLimitCounters:
         self._admit = redis.register_script(ADMIT)
         self._settle = redis.register_script(SETTLE)
         self._acquire = redis.register_script(ACQUIRE_SLOT)
+        self._meet = redis.register_script(MEET)
 
     async def admit(self, rates: list[RateCheck], budgets: list[BudgetCheck]) -> Admission:
         keys = [self._prefix + "rl:" + c.key for c in rates] + [self._prefix + "bg:" + b.key for b in budgets]
@@ -74,12 +75,9 @@ class RedisLimitCounters:
     async def release_slot(self, key: str, lease_id: str) -> None:
         await self._redis.zrem(self._prefix + "cs:" + key, lease_id)
 
-    async def hold(self, job_id: str, reservation: bytes, ttl_s: int) -> None:
-        await self._redis.set(self._prefix + "rv:" + job_id, reservation, ex=ttl_s)
-
-    async def take(self, job_id: str) -> bytes | None:
-        value = await self._redis.getdel(self._prefix + "rv:" + job_id)
-        return bytes(value) if value is not None else None
+    async def meet(self, job_id: str, value: bytes, ttl_s: int) -> bytes | None:
+        other = await self._meet(keys=[self._prefix + "rv:" + job_id], args=[value, ttl_s])
+        return bytes(other) if other else None
 
 
 class RedisPolicyStore:

@@ -6,8 +6,10 @@
 
 `admit` reserves the token and cost estimates in one atomic call; `settle` returns the
 estimate and charges what was used, so concurrent submits overshoot a budget by at most
-what is in flight. A queued job's reservation is held under its id (`hold`) and settled by
-whichever process finishes it (`settle_job`, a job listener).
+what is in flight. A queued job may finish (on any process) before its submitter has
+stored the reservation, so the two halves meet under the job id (`hold` after submit,
+`settle_job` from the job listener) and whichever comes second settles. Only jobs whose
+meta carries RESERVED_META go through that, so unlimited orgs cost no Redis key per job.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from services.limits.model import MICRO, BudgetCheck, LimitPolicy, RateCheck
 from services.limits.store import LimitCounters, PolicyStore
 
 log = logging.getLogger(__name__)
+# Set on a queued job's meta when a reservation must be settled when it finishes.
+RESERVED_META = "limits_reserved"
+_USAGE_PREFIX = b"u:"
 
 
 class Reservation(BaseModel):
@@ -125,16 +130,39 @@ class Governor:
         """The request did not run (refused later, replayed): give its estimates back."""
         await self.settle(admitted.reservation, Estimate(0, 0))
 
+    @staticmethod
+    def job_meta(admitted: Admitted) -> dict[str, Any]:
+        """Meta to record on a queued job so its finisher settles it."""
+        return {RESERVED_META: True} if admitted.reservation.tokens or admitted.reservation.budgets else {}
+
     async def hold(self, admitted: Admitted, job_id: str) -> None:
-        if admitted.reservation.tokens or admitted.reservation.budgets:
-            await self.counters.hold(job_id, admitted.reservation.model_dump_json().encode(),
-                                     self._config.reservation_ttl_s)
+        """Leave a queued job's reservation for its finisher (or settle now if it finished)."""
+        if not self.job_meta(admitted):
+            return
+        other = await self.counters.meet(job_id, admitted.reservation.model_dump_json().encode(),
+                                         self._config.reservation_ttl_s)
+        if other is not None:
+            tokens, _, cost = other.removeprefix(_USAGE_PREFIX).partition(b":")
+            await self.settle(admitted.reservation, Estimate(int(tokens), int(cost)))
 
     async def settle_job(self, job_id: str, meta: dict[str, Any]) -> None:
-        """Settle a queued job's held reservation with what it used (once, whoever calls)."""
-        raw = await self.counters.take(job_id)
-        if raw is not None:
-            await self.settle(Reservation.model_validate_json(raw), actual(meta))
+        """Settle a finished queued job's reservation with what it used (exactly once)."""
+        if not meta.get(RESERVED_META):
+            return
+        used = actual(meta)
+        other = await self.counters.meet(job_id, _USAGE_PREFIX + f"{used.tokens}:{used.cost_micros}".encode(),
+                                         self._config.reservation_ttl_s)
+        if other is not None:
+            await self.settle(Reservation.model_validate_json(other), used)
+
+    async def budget_usage(self, org_id: str, kind: str, subject_id: str, policy: LimitPolicy) -> list[dict[str, Any]]:
+        """This period's spend of each budget `policy` sets for one subject."""
+        out = []
+        for check in budget_checks(Caller(org_id), [(kind, subject_id, policy)], 0):
+            spent, reserved = await self.counters.budget_state(check.key)
+            out.append({"budget": check.name, "cap_usd": check.cap / MICRO, "spent_usd": spent / MICRO,
+                        "reserved_usd": reserved / MICRO})
+        return out
 
     @asynccontextmanager
     async def occupy(self, admitted: Admitted, kind: Held) -> AsyncIterator[None]:

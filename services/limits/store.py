@@ -35,12 +35,11 @@ class LimitCounters(Protocol):
 
     async def release_slot(self, key: str, lease_id: str) -> None: ...
 
-    async def hold(self, job_id: str, reservation: bytes, ttl_s: int) -> None:
-        """Keep a queued job's reservation until the job finishes."""
-        ...
-
-    async def take(self, job_id: str) -> bytes | None:
-        """The job's reservation, removed: only one finisher settles it."""
+    async def meet(self, job_id: str, value: bytes, ttl_s: int) -> bytes | None:
+        """A rendezvous of two halves under one job id: the submitter's reservation and the
+        finisher's usage, in either order. The first caller's value is kept (for `ttl_s`) and
+        None returned; the second gets the first's value back and the entry is removed, so
+        exactly one side settles, whichever finished its half last."""
         ...
 
 

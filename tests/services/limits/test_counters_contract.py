@@ -75,10 +75,11 @@ async def test_slots_are_limited_released_and_expire(counters: Any) -> None:
     assert await counters.acquire_slot("caller", 2, "l4", 60)
 
 
-async def test_a_held_reservation_is_taken_once(counters: Any) -> None:
-    await counters.hold("job_1", b"r", 60)
-    assert await counters.take("job_1") == b"r"
-    assert await counters.take("job_1") is None
+async def test_the_two_halves_of_a_settlement_meet_in_either_order(counters: Any) -> None:
+    assert await counters.meet("job_1", b"reservation", 60) is None
+    assert await counters.meet("job_1", b"usage", 60) == b"reservation"
+    assert await counters.meet("job_2", b"usage", 60) is None  # the job finished first
+    assert await counters.meet("job_2", b"reservation", 60) == b"usage"
 
 
 async def test_policies_put_get_delete(policies: Any) -> None:

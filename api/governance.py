@@ -1,0 +1,72 @@
+"""Builds and starts the governance services (limits, key checks, audit) for the app.
+
+Kept apart from api/app.py so the composition root that replaces the Context can take it
+over whole: everything is built from settings and explicit clients, nothing from a locator.
+Routes reach the services through dependencies reading `request.app.state`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+
+from config import Settings
+from services.audit.runtime import build_audit_log
+from services.audit.service import AuditLog
+from services.auth.authenticator import Authenticator, FindKey
+from services.auth.keys import ApiKey
+from services.auth.runtime import build_authenticator
+from services.limits.runtime import build_governor
+from services.limits.service import Governor
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+@dataclass
+class Governance:
+    governor: Governor
+    authenticator: Authenticator
+    audit: AuditLog
+    # The org's platform keys, to refuse limits for a key of another org (404).
+    list_keys: Callable[[str], Awaitable[list[ApiKey]]]
+
+    async def on_job_finished(self, _ctx: Any, job: Any) -> None:
+        """Job listener: settle a queued job's held reservation with what it used."""
+        await self.governor.settle_job(job.id, job.meta)
+
+
+def build_governance(
+    settings: Settings, *, redis: Redis | None, find_key: FindKey,
+    list_keys: Callable[[str], Awaitable[list[ApiKey]]],
+) -> Governance:
+    prefix = settings.redis.key_prefix + "gov:"
+    return Governance(
+        governor=build_governor(settings.governance, redis, prefix=prefix,
+                                reservation_ttl_s=settings.jobs.retention_s),
+        authenticator=build_authenticator(settings.governance, find_key, redis, prefix=prefix),
+        audit=build_audit_log(settings.timescale),
+        list_keys=list_keys,
+    )
+
+
+def attach(app: FastAPI, governance: Governance) -> None:
+    app.state.governance = governance
+    app.state.governor = governance.governor
+    app.state.authenticator = governance.authenticator
+    app.state.audit_log = governance.audit
+
+
+async def start(governance: Governance) -> Callable[[], Awaitable[None]]:
+    """Open the audit store and subscribe to key revocations; returns the stopper."""
+    await governance.audit.store.open()
+    await governance.authenticator.start()
+
+    async def stop() -> None:
+        await governance.authenticator.close()
+        await governance.audit.store.close()
+
+    return stop
