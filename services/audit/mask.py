@@ -13,6 +13,8 @@ from typing import Any
 
 _SECRET_NAME = re.compile(r"(secret|password|passwd|token|api_?key|^key$|authorization|^headers$|private)", re.I)
 _SECRET_VALUE = re.compile(r"^(aim_|whsec_|sk-|sk_|AKIA|ghp_|xox[bp]-|Bearer\s)")
+# A summary, not a copy: a 200 KB system prompt is cut to its first 500 characters.
+MAX_STRING = 500
 
 
 def mask_value(value: str) -> str:
@@ -29,4 +31,6 @@ def mask(data: Any, name: str = "") -> Any:
         return [mask(v, name) for v in data]
     if isinstance(data, str) and (_SECRET_NAME.search(name) or _SECRET_VALUE.match(data)):
         return mask_value(data)
+    if isinstance(data, str) and len(data) > MAX_STRING:
+        return f"{data[:MAX_STRING]}... ({len(data)} characters)"
     return data

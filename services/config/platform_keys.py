@@ -8,8 +8,10 @@ from services.config.store import ConfigStore
 from services.errors import NotFound
 
 
-async def create_key(store: ConfigStore, org_id: str, name: str) -> tuple[str, ApiKey]:
-    raw, record = generate_key(org_id, name)
+async def create_key(
+    store: ConfigStore, org_id: str, name: str, *, scopes: list[str] | None = None, expires_at: float | None = None,
+) -> tuple[str, ApiKey]:
+    raw, record = generate_key(org_id, name, scopes=scopes, expires_at=expires_at)
     await store.add_api_key(record)
     return raw, record
 
@@ -28,6 +30,6 @@ async def list_keys(
 
 
 async def revoke_key(store: ConfigStore, org_id: str, key_id: str) -> None:
-    """Callers' caches accept a revoked key for up to 30 s (services/auth/service.py)."""
+    """Stores the revocation; the caller broadcasts it (services/auth/authenticator.py)."""
     if not await store.revoke_api_key(org_id, key_id):
         raise NotFound(f"API key {key_id!r} not found", code="api_key_not_found")
