@@ -1,0 +1,129 @@
+"""Limits and revocations across processes, on real Redis.
+
+Two `python index.py api` processes share one requests-per-minute limit: together they
+accept one burst plus the steady rate, never one burst each. A key revoked through one API
+is refused by another whose cache would otherwise keep it for 300 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from api import governance
+from api.app import create_app
+from config import Settings
+from services.auth.keys import generate_key
+from services.config.memory import MemoryConfigStore
+from services.limits.model import LimitPolicy
+from services.limits.redis_store import RedisPolicyStore
+from tests.backends import context, make_settings, real_only
+from tests.e2e.processes import ROOT, env_for
+
+pytestmark = pytest.mark.skipif(not real_only(), reason="needs RabbitMQ and Redis")
+LIMIT = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def api_process(settings: Settings) -> AsyncIterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "index.py"), "api"], cwd=ROOT,
+                            env=env_for(settings, PORT=str(port), APP_HOST="127.0.0.1", TIMESCALE_SERVICE_URL=""),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as client:
+            for _ in range(300):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get("/healthcheck")).status_code == 200:
+                        break
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                await asyncio.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def test_two_api_processes_share_one_limit(tmp_path: Path, unique: str) -> None:
+    settings = make_settings("real", unique, tmp_path)
+    store = MemoryConfigStore(tmp_path / "config.json")
+    raw, record = generate_key("org-a")
+    await store.add_api_key(record)
+    assert settings.redis.url
+    redis = Redis.from_url(settings.redis.url)
+    await RedisPolicyStore(redis, prefix=settings.redis.key_prefix + "gov:").put(
+        "org-a", "org", "org-a", LimitPolicy(requests_per_minute=LIMIT))
+    await redis.aclose()
+    headers = {"Authorization": f"Bearer {raw}"}
+    body = {"kind": "model", "payload": {"model": "mock-0ms", "messages": [{"role": "user", "content": "hi"}]}}
+    async with context(settings) as ctx, api_process(settings) as a, api_process(settings) as b:
+        await ctx.broker.declare(["jobs.model"])
+        answers: list[tuple[str, httpx.Response]] = []
+        started = time.monotonic()
+
+        async def hammer(base: str) -> None:
+            async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+                while time.monotonic() - started < 3.0:
+                    answers.append((base, await client.post("/api/v1/jobs", json=body)))
+
+        await asyncio.gather(hammer(a), hammer(a), hammer(b), hammer(b))
+        elapsed = time.monotonic() - started
+    accepted = [(base, r) for base, r in answers if r.status_code == 202]
+    limited = [r for _, r in answers if r.status_code == 429]
+    assert {r.status_code for _, r in answers} == {202, 429}
+    assert {base for base, _ in accepted} == {a, b}
+    # One burst of LIMIT, then LIMIT per 60 s: a per-process count would admit ~2 x LIMIT.
+    assert LIMIT <= len(accepted) <= LIMIT + elapsed * LIMIT / 60 + 1
+    for r in limited:
+        assert int(r.headers["Retry-After"]) >= 1
+        assert r.headers["RateLimit"].startswith('"org-rpm";r=0;t=')
+        assert r.headers["RateLimit-Policy"] == f'"org-rpm";q={LIMIT};w=60'
+    assert all("RateLimit" in r.headers for _, r in accepted)
+
+
+async def test_a_key_revoked_on_one_api_is_refused_by_another(tmp_path: Path, unique: str) -> None:
+    settings = make_settings("real", unique, tmp_path)
+    settings.governance.key_cache_ttl_s = 300  # only the broadcast can evict it in time
+    async with context(settings) as ctx_a, context(settings) as ctx_b:
+        ctx_b.config = ctx_a.config  # one shared config database, as MongoDB is in production
+        app_a, app_b = create_app(settings, ctx=ctx_a), create_app(settings, ctx=ctx_b)
+        stops = [await governance.start(app.state.governance) for app in (app_a, app_b)]
+        raw_admin, admin = generate_key("org-a", scopes=["admin"])
+        raw, victim = generate_key("org-a")
+        await ctx_a.config.add_api_key(admin)
+        await ctx_a.config.add_api_key(victim)
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_a), base_url="http://a") as a, \
+                    httpx.AsyncClient(transport=httpx.ASGITransport(app=app_b), base_url="http://b") as b:
+                key = {"Authorization": f"Bearer {raw}"}
+                assert (await b.get("/api/v1/jobs", headers=key)).status_code == 200  # now cached on b
+                revoked = await a.delete(f"/api/v1/config/platform-keys/{victim.id}",
+                                         headers={"Authorization": f"Bearer {raw_admin}"})
+                assert revoked.status_code == 204
+                status = 200
+                for _ in range(200):  # up to 10 s; bench/revocation.py measures the latency
+                    status = (await b.get("/api/v1/jobs", headers=key)).status_code
+                    if status == 401:
+                        break
+                    await asyncio.sleep(0.05)
+                assert status == 401
+        finally:
+            for stop in stops:
+                await stop()
