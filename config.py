@@ -248,6 +248,9 @@ class GovernanceSettings(BaseSettings):
     key_cache_ttl_s: float = Field(default=30.0, gt=0)
     # Key usage counts and last-used times are flushed to the store this often.
     key_usage_flush_s: float = Field(default=1.0, gt=0)
+    # Limit policies are cached per process this long (a change made through another
+    # process applies here this late).
+    policy_cache_s: float = Field(default=1.0, ge=0)
 
 
 class Settings(BaseSettings):

@@ -42,6 +42,7 @@ async def _show(governor: GovernorDep, org_id: str, kind: str, sid: str) -> dict
 async def _put(governor: GovernorDep, audit: AuditDep, kind: str, sid: str, body: LimitPolicy) -> dict[str, Any]:
     [before] = await governor.policies.get_many(audit.org_id, [(kind, sid)])
     await governor.policies.put(audit.org_id, kind, sid, body)
+    governor.forget(audit.org_id, kind, sid)
     await audit("limits.updated", "limits", f"{kind}:{sid}",
                 before=before.model_dump(exclude_none=True) if before else None,
                 after=body.model_dump(exclude_none=True))
@@ -53,6 +54,7 @@ async def _delete(governor: GovernorDep, audit: AuditDep, kind: str, sid: str) -
     if before is None:
         raise NotFound(f"no limits set for {kind} {sid!r}", code="limits_not_found")
     await governor.policies.delete(audit.org_id, kind, sid)
+    governor.forget(audit.org_id, kind, sid)
     await audit("limits.deleted", "limits", f"{kind}:{sid}", before=before.model_dump(exclude_none=True))
     return Response(status_code=204)
 

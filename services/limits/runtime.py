@@ -28,6 +28,6 @@ def build_governor(
     config = GovernorConfig(
         default_output_tokens=settings.default_output_tokens, slot_lease_s=settings.slot_lease_s,
         reservation_ttl_s=reservation_ttl_s, process_max_streams=settings.process_max_streams,
-        process_max_inline=settings.process_max_inline,
+        process_max_inline=settings.process_max_inline, policy_cache_s=settings.policy_cache_s,
     )
     return Governor(counters, policies, config)

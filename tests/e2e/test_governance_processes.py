@@ -40,12 +40,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _spawn_api(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, str(ROOT / "index.py"), "api"], cwd=ROOT,
+                            env=env_for(settings, PORT=str(port), APP_HOST="127.0.0.1", TIMESCALE_SERVICE_URL=""),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
 @contextlib.asynccontextmanager
 async def api_process(settings: Settings) -> AsyncIterator[str]:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "index.py"), "api"], cwd=ROOT,
-                            env=env_for(settings, PORT=str(port), APP_HOST="127.0.0.1", TIMESCALE_SERVICE_URL=""),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = _spawn_api(settings, port)
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base) as client:
