@@ -18,6 +18,7 @@ from services.bridges.inline import run_inline
 from services.bridges.run import BridgeRunRequest, bridge_meta, build_payload, job_kind
 from services.bridges.validate import webhook_target
 from services.config.runtime import bridges_of
+from services.guardrails import service as guardrails
 from services.jobs import service as jobs
 from services.jobs.model import Job
 from services.limits.concurrency import Held
@@ -39,6 +40,9 @@ async def run_bridge(
     resolved = await bridges_of(ctx).resolve(org_id, body.ref)
     payload = build_payload(resolved, body.chat_messages(), variables=body.variables,
                             thread_id=body.thread_id)
+    # What the provider is sent is also what the job records (record-only redaction needs
+    # the lifecycle to store a second copy; it lands with it).
+    payload = guardrails.apply(resolved.spec.guardrails, payload)
     delivery = body.response_format or resolved.spec.response_format
     kind, meta = job_kind(resolved), bridge_meta(resolved)
     request = payload.model_dump(mode="json", exclude_none=True)
