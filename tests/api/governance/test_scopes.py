@@ -46,7 +46,7 @@ async def test_a_key_lacking_each_scope_is_refused_on_every_route(tmp_path: Path
         for method, path in documented_routes():
             required = ROUTE_SCOPES[(method, path)]
             url = re.sub(r"\{(\w+)\}", lambda m: SAMPLE.get(m.group(1), "x"), path)
-            body = {} if method in ("POST", "PUT", "PATCH") else None
+            body: dict[str, str] | None = {} if method in ("POST", "PUT", "PATCH") else None
             if required is None:
                 answer = await p.client.request(method, url, json=body)
                 assert answer.status_code not in (401, 403), (method, path, answer.text)
