@@ -29,6 +29,17 @@ CACHE_SIZE = 10_000
 FindKey = Callable[[str], Awaitable[ApiKey | None]]
 
 
+def bearer_key(authorization: str | None) -> str:
+    """The raw key of `Authorization: Bearer aim_...`; 401 when absent or malformed."""
+    if not authorization:
+        raise Unauthorized("missing Authorization header (expected 'Bearer <api key>')")
+    scheme, _, raw = authorization.partition(" ")
+    raw = raw.strip()
+    if scheme.lower() != "bearer" or not raw.startswith(f"{KEY_SCHEME}_"):
+        raise Unauthorized("malformed Authorization header (expected 'Bearer aim_...')")
+    return raw
+
+
 class Authenticator:
     def __init__(self, find_key: FindKey, bus: RevocationBus, usage: KeyUsageStore, *,
                  ttl_s: float = 30.0, flush_s: float = 1.0) -> None:
@@ -67,13 +78,7 @@ class Authenticator:
         await self._bus.publish(key_id)
 
     async def authenticate(self, authorization: str | None) -> Principal:
-        if not authorization:
-            raise Unauthorized("missing Authorization header (expected 'Bearer <api key>')")
-        scheme, _, raw = authorization.partition(" ")
-        raw = raw.strip()
-        if scheme.lower() != "bearer" or not raw.startswith(f"{KEY_SCHEME}_"):
-            raise Unauthorized("malformed Authorization header (expected 'Bearer aim_...')")
-        principal = await self._lookup(hash_key(raw))
+        principal = await self._lookup(hash_key(bearer_key(authorization)))
         if principal is None:
             raise Unauthorized("invalid or revoked API key")
         now = time.time()

@@ -10,7 +10,8 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from services.auth.keys import KEY_SCHEME, generate_key, hash_key
+from services.auth.authenticator import bearer_key
+from services.auth.keys import generate_key, hash_key
 from services.errors import Unauthorized
 
 if TYPE_CHECKING:
@@ -49,13 +50,7 @@ def _key_cache(ctx: Context) -> KeyCache:
 
 
 async def authenticate(ctx: Context, authorization: str | None) -> str:
-    if not authorization:
-        raise Unauthorized("missing Authorization header (expected 'Bearer <api key>')")
-    scheme, _, raw = authorization.partition(" ")
-    raw = raw.strip()
-    if scheme.lower() != "bearer" or not raw.startswith(f"{KEY_SCHEME}_"):
-        raise Unauthorized("malformed Authorization header (expected 'Bearer aim_...')")
-    key_hash = hash_key(raw)
+    key_hash = hash_key(bearer_key(authorization))
     cache = _key_cache(ctx)
     known, org_id = cache.get(key_hash)
     if not known:

@@ -12,7 +12,8 @@ class RevocationBus(Protocol):
     `live` is False while the process may be missing messages (not subscribed): callers
     must not trust a cache then. `on_revoked("*")` means "drop everything"."""
 
-    live: bool
+    @property
+    def live(self) -> bool: ...
 
     async def start(self, on_revoked: Callable[[str], None]) -> None:
         """Listen; `on_revoked(key_id)` runs for every revocation, this process's included."""

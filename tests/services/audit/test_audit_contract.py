@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import psycopg
 import pytest
@@ -14,23 +15,29 @@ from services.audit.service import AuditLog
 from tests.conftest import require_env
 
 
-@pytest.fixture(params=["memory", "postgres"])
-async def audit(request: pytest.FixtureRequest, unique: str) -> AsyncIterator[AuditLog]:
-    if request.param == "memory":
-        yield AuditLog(MemoryAuditStore())
-        return
+@asynccontextmanager
+async def postgres_store(schema: str) -> AsyncIterator[PostgresAuditStore]:
+    """A store in its own schema, dropped afterwards."""
     url = require_env("TIMESCALE_SERVICE_URL")
-    schema = f"audit_{unique}"
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute(f"CREATE SCHEMA {schema}")
     store = PostgresAuditStore(url, db_schema=schema)
     await store.open()
     try:
-        yield AuditLog(store)
+        yield store
     finally:
         await store.close()
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
             await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["memory", "postgres"])
+async def audit(request: pytest.FixtureRequest, unique: str) -> AsyncIterator[AuditLog]:
+    if request.param == "memory":
+        yield AuditLog(MemoryAuditStore())
+        return
+    async with postgres_store(f"audit_{unique}") as store:
+        yield AuditLog(store)
 
 
 async def test_records_are_masked_filtered_and_paged_newest_first(audit: AuditLog) -> None:
@@ -60,22 +67,14 @@ async def test_records_are_masked_filtered_and_paged_newest_first(audit: AuditLo
 
 
 async def test_postgres_table_refuses_update_delete_and_truncate(unique: str) -> None:
-    url = require_env("TIMESCALE_SERVICE_URL")
     schema = f"audit_{unique}"
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute(f"CREATE SCHEMA {schema}")
-    store = PostgresAuditStore(url, db_schema=schema)
-    await store.open()
-    try:
+    async with postgres_store(schema) as store:
         await AuditLog(store).record(org_id="o", actor_key_id="k", action="a", object_type="t", object_id="i")
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        async with await psycopg.AsyncConnection.connect(require_env("TIMESCALE_SERVICE_URL"),
+                                                         autocommit=True) as conn:
             for statement in (f"UPDATE {schema}.audit_log SET action = 'x'", f"DELETE FROM {schema}.audit_log",
                               f"TRUNCATE {schema}.audit_log"):
                 with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
                     await conn.execute(statement)
         page = await AuditLog(store).query(AuditQuery(org_id="o"))
         assert [r.action for r in page.records] == ["a"]
-    finally:
-        await store.close()
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
