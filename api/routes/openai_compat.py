@@ -22,6 +22,7 @@ from services.compat import openai_format as fmt
 from services.compat.openai_run import list_models, prepare
 from services.compat.openai_schemas import ChatCompletionRequest
 from services.errors import PlatformError
+from services.guardrails import service as guardrails
 from services.limits.concurrency import Held
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -33,8 +34,12 @@ async def chat_completions(
 ) -> dict[str, Any] | StreamingResponse:
     prepared = await prepare(ctx, org_id, body)
     created = int(time.time())
+    spec = prepared.spec
+    if spec is not None:
+        prepared.payload = guardrails.apply(spec.guardrails, prepared.payload)
     admitted = await gate.admit(prepared.payload.model_dump(mode="json", exclude_none=True),
-                                bridge_id=prepared.meta.get("bridge_id"))
+                                bridge_id=prepared.meta.get("bridge_id"), thread=body.thread_id,
+                                bridge_policy=spec.limits if spec else None)
     if not body.stream:
         job = None
         try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from services.bridges import catalog
+from services.bridges.model import BridgeSpec
 from services.bridges.run import bridge_meta, build_payload, job_kind
 from services.chat.schemas import ChatJobPayload
 from services.compat.openai_schemas import ChatCompletionRequest
@@ -28,6 +29,8 @@ class Prepared:
     payload: ChatJobPayload
     kind: JobKind
     meta: dict[str, Any]
+    # The bridge's published spec (its limits and guardrails), for `bridge/<slug>` models.
+    spec: BridgeSpec | None = None
 
 
 def _model_not_found(model: str) -> NotFound:
@@ -45,7 +48,7 @@ async def prepare(ctx: Context, org_id: str, req: ChatCompletionRequest) -> Prep
         )
         if req.tools:
             payload.tools = [*payload.tools, *req.chat_tools()]
-        return Prepared(payload, job_kind(resolved), bridge_meta(resolved))
+        return Prepared(payload, job_kind(resolved), bridge_meta(resolved), resolved.spec)
     provider, _, model = req.model.partition("/")
     if not model:
         raise Invalid('model must be "bridge/<slug>" or "<provider>/<model>"', field="model")

@@ -48,3 +48,27 @@ async def test_the_provider_receives_the_redacted_prompt(
             assert blocked.json()["error"]["fields"] == [{"field": "messages", "reason": blocked.json()["error"][
                 "message"]}]
             assert sim.state.requests == before
+
+
+async def test_openai_compatible_bridge_runs_apply_its_guardrails_and_limits(
+    sim: RunningSimulator, unique: str, tmp_path: Path,  # noqa: F811
+) -> None:
+    settings = chat_settings("embedded", unique, tmp_path, sim_url=sim.url)
+    async with context(settings) as ctx:
+        assert ctx.credentials is not None and sim.state is not None
+        await ctx.credentials.put("org-a", "openai", "sk-org-a-openai-key-5150")
+        app = create_app(settings, ctx=ctx)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            key = await new_key(ctx, "org-a")
+            created = await client.post("/api/v1/config/bridges", headers=key, json={
+                "name": "Compat", "slug": "compat", "provider": "openai", "model": "gpt-4o-mini",
+                "guardrails": {"redact": ["phone", "ip"]}, "limits": {"requests_per_minute": 1}})
+            assert created.status_code == 201, created.text
+            body = {"model": "bridge/compat",
+                    "messages": [{"role": "user", "content": "call +44 20 7946 0958 from 10.1.2.3"}]}
+            first = await client.post("/v1/chat/completions", headers=key, json=body)
+            assert first.status_code == 200, first.text
+            assert sim.state.last["openai"]["messages"][-1]["content"] == "call [PHONE] from [IP]"
+            assert first.headers["RateLimit"].startswith('"bridge-rpm";r=0;')
+            second = await client.post("/v1/chat/completions", headers=key, json=body)
+            assert second.status_code == 429 and "Retry-After" in second.headers
