@@ -71,8 +71,9 @@ def create_app(
 def _govern(app: FastAPI, ctx: Context) -> None:
     """Build the governance services from the Context's clients (no connection opened)."""
     from services.jobs.events import add_listener
+    from services.limits.runtime import job_settler
 
     built = governance.build_governance(ctx.settings, redis=ctx.redis, find_key=ctx.config.find_api_key,
                                         list_keys=ctx.config.list_api_keys)
     governance.attach(app, built)
-    add_listener(ctx, built.on_job_finished)
+    add_listener(ctx, job_settler(built.governor))

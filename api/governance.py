@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -19,7 +19,7 @@ from services.audit.service import AuditLog
 from services.auth.authenticator import Authenticator, FindKey
 from services.auth.keys import ApiKey
 from services.auth.runtime import build_authenticator
-from services.limits.runtime import build_governor
+from services.limits.runtime import build_governor, redis_prefix
 from services.limits.service import Governor
 
 if TYPE_CHECKING:
@@ -34,16 +34,13 @@ class Governance:
     # The org's platform keys, to refuse limits for a key of another org (404).
     list_keys: Callable[[str], Awaitable[list[ApiKey]]]
 
-    async def on_job_finished(self, _ctx: Any, job: Any) -> None:
-        """Job listener: settle a queued job's held reservation with what it used."""
-        await self.governor.settle_job(job.id, job.meta)
 
 
 def build_governance(
     settings: Settings, *, redis: Redis | None, find_key: FindKey,
     list_keys: Callable[[str], Awaitable[list[ApiKey]]],
 ) -> Governance:
-    prefix = settings.redis.key_prefix + "gov:"
+    prefix = redis_prefix(settings.redis.key_prefix)
     return Governance(
         governor=build_governor(settings.governance, redis, prefix=prefix,
                                 reservation_ttl_s=settings.jobs.retention_s),

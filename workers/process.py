@@ -31,6 +31,13 @@ async def start_runner(ctx: Context, pools: list[str]) -> Callable[[], Awaitable
 async def run_worker(settings: Settings, pools: list[str]) -> None:
     """`python index.py worker`: consume until SIGTERM, then drain and exit."""
     ctx = await build_context(settings, role="worker")
+    # Governance: settle the limits reservation of each queued job this worker finishes.
+    from services.jobs.events import add_listener
+    from services.limits.runtime import build_governor, job_settler, redis_prefix
+
+    governor = build_governor(settings.governance, ctx.redis, prefix=redis_prefix(settings.redis.key_prefix),
+                              reservation_ttl_s=settings.jobs.retention_s)
+    add_listener(ctx, job_settler(governor))
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

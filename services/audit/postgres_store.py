@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from services.audit.memory_store import page_of
 from services.audit.model import AuditPage, AuditQuery, AuditRecord
+from services.errors import Unavailable
 
 _LOCK_KEY = 0x61696D617564  # "aimaud": serializes schema set-up between processes
 SCHEMA = """
@@ -57,8 +59,10 @@ class PostgresAuditStore:
         kwargs: dict[str, Any] = {"application_name": "ai-middleware-audit", "autocommit": True}
         if db_schema:
             kwargs["options"] = f"-c search_path={db_schema},public"
+        # A change waits at most 5 s for the log; past that it answers 503 (the change itself
+        # is saved: the caller learns the record is missing and can retry the write).
         self._pool = AsyncConnectionPool(url, min_size=1, max_size=pool_max, open=False, kwargs=kwargs,
-                                         name="audit")
+                                         name="audit", timeout=5.0)
 
     async def open(self) -> None:
         await self._pool.open()
@@ -74,9 +78,12 @@ class PostgresAuditStore:
         params = (r.at, r.org_id, r.actor_key_id, r.action, r.object_type, r.object_id,
                   Jsonb(r.before) if r.before is not None else None,
                   Jsonb(r.after) if r.after is not None else None, r.request_id)
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(_INSERT, params)
-            row = await cur.fetchone()
+        try:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(_INSERT, params)
+                row = await cur.fetchone()
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise Unavailable("the audit log is unavailable", code="audit_unavailable", retry_after_s=5) from exc
         assert row is not None
         return record.model_copy(update={"id": row[0]})
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from config import GovernanceSettings
 from services.limits.memory_store import MemoryLimitCounters, MemoryPolicyStore
@@ -31,3 +32,17 @@ def build_governor(
         process_max_inline=settings.process_max_inline, policy_cache_s=settings.policy_cache_s,
     )
     return Governor(counters, policies, config)
+
+
+def redis_prefix(key_prefix: str) -> str:
+    """Where governance keys live under the settings' Redis prefix (API and workers agree)."""
+    return key_prefix + "gov:"
+
+
+def job_settler(governor: Governor) -> Callable[[Any, Any], Awaitable[None]]:
+    """A job listener (services/jobs/events.py) settling a finished queued job's reservation."""
+
+    async def settle(_ctx: Any, job: Any) -> None:
+        await governor.settle_job(job.id, job.meta)
+
+    return settle

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ from services.config.memory import MemoryConfigStore
 from services.limits.model import LimitPolicy
 from services.limits.redis_store import RedisPolicyStore
 from tests.backends import context, make_settings, real_only
-from tests.e2e.processes import ROOT, env_for
+from tests.e2e.processes import ROOT, env_for, start_worker
 
 pytestmark = pytest.mark.skipif(not real_only(), reason="needs RabbitMQ and Redis")
 LIMIT = 30
@@ -131,3 +132,37 @@ async def test_a_key_revoked_on_one_api_is_refused_by_another(tmp_path: Path, un
         finally:
             for stop in stops:
                 await stop()
+
+
+async def test_a_worker_process_settles_the_jobs_it_finishes(tmp_path: Path, unique: str) -> None:
+    settings = make_settings("real", unique, tmp_path)
+    store = MemoryConfigStore(tmp_path / "config.json")
+    raw, record = generate_key("org-a")
+    await store.add_api_key(record)
+    assert settings.redis.url
+    redis = Redis.from_url(settings.redis.url)
+    prefix = settings.redis.key_prefix + "gov:"
+    await RedisPolicyStore(redis, prefix=prefix).put("org-a", "org", "org-a", LimitPolicy(tokens_per_minute=10_000))
+    headers = {"Authorization": f"Bearer {raw}"}
+    payload: dict[str, Any] = {"model": "mock-0ms", "messages": [{"role": "user", "content": "hi"}]}
+    body = {"kind": "model", "payload": payload}
+    worker = start_worker(settings, "model", TIMESCALE_SERVICE_URL="")
+    try:
+        async with context(settings) as ctx, api_process(settings) as api:
+            await ctx.broker.declare(["jobs.model"])
+            async with httpx.AsyncClient(base_url=api, headers=headers, timeout=30) as client:
+                done = await client.post("/api/v1/jobs", json=body, params={"wait": 20})
+                assert done.status_code == 200 and done.json()["status"] == "succeeded", done.text
+                held = f"{prefix}rv:{done.json()['id']}"
+                for _ in range(200):
+                    if not await redis.exists(held):
+                        break
+                    await asyncio.sleep(0.05)
+                assert not await redis.exists(held)
+                after = await client.post("/api/v1/jobs", json={**body, "payload": {**payload, "max_tokens": 1}})
+                remaining = int(after.headers["RateLimit"].split("r=")[1].split(";")[0])
+                assert remaining > 10_000 - 300  # the first job's ~520-token estimate came back
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        await redis.aclose()
