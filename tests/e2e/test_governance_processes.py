@@ -53,12 +53,15 @@ async def api_process(settings: Settings) -> AsyncIterator[str]:
     proc = _spawn_api(settings, port)
     base = f"http://127.0.0.1:{port}"
     try:
+        # Generous: on the shared 2-core machine under a full test run start-up took > 30 s.
+        deadline = time.monotonic() + 180
         async with httpx.AsyncClient(base_url=base) as client:
-            for _ in range(300):
+            while True:
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get("/healthcheck")).status_code == 200:
                         break
                 assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "the API process did not start within 180 s"
                 await asyncio.sleep(0.1)
         yield base
     finally:
