@@ -28,6 +28,7 @@ from services.auth.keys import generate_key
 from services.config.memory import MemoryConfigStore
 from services.limits.model import LimitPolicy
 from services.limits.redis_store import RedisPolicyStore
+from services.limits.runtime import redis_prefix
 from tests.backends import context, make_settings, real_only
 from tests.e2e.processes import ROOT, env_for, start_worker
 
@@ -69,17 +70,22 @@ async def api_process(settings: Settings) -> AsyncIterator[str]:
         proc.wait(timeout=30)
 
 
-async def test_two_api_processes_share_one_limit(tmp_path: Path, unique: str) -> None:
-    settings = make_settings("real", unique, tmp_path)
-    store = MemoryConfigStore(tmp_path / "config.json")
+async def seed(settings: Settings, data_dir: Path, policy: LimitPolicy) -> dict[str, str]:
+    """A key of org-a saved where the API processes will load it, and the org's policy in
+    Redis (as PUT /api/v1/limits/org stores it). Returns the key's Authorization header."""
+    store = MemoryConfigStore(data_dir / "config.json")
     raw, record = generate_key("org-a")
     await store.add_api_key(record)
     assert settings.redis.url
     redis = Redis.from_url(settings.redis.url)
-    await RedisPolicyStore(redis, prefix=settings.redis.key_prefix + "gov:").put(
-        "org-a", "org", "org-a", LimitPolicy(requests_per_minute=LIMIT))
+    await RedisPolicyStore(redis, prefix=redis_prefix(settings.redis.key_prefix)).put("org-a", "org", "org-a", policy)
     await redis.aclose()
-    headers = {"Authorization": f"Bearer {raw}"}
+    return {"Authorization": f"Bearer {raw}"}
+
+
+async def test_two_api_processes_share_one_limit(tmp_path: Path, unique: str) -> None:
+    settings = make_settings("real", unique, tmp_path)
+    headers = await seed(settings, tmp_path, LimitPolicy(requests_per_minute=LIMIT))
     body = {"kind": "model", "payload": {"model": "mock-0ms", "messages": [{"role": "user", "content": "hi"}]}}
     async with context(settings) as ctx, api_process(settings) as a, api_process(settings) as b:
         await ctx.broker.declare(["jobs.model"])
@@ -139,14 +145,10 @@ async def test_a_key_revoked_on_one_api_is_refused_by_another(tmp_path: Path, un
 
 async def test_a_worker_process_settles_the_jobs_it_finishes(tmp_path: Path, unique: str) -> None:
     settings = make_settings("real", unique, tmp_path)
-    store = MemoryConfigStore(tmp_path / "config.json")
-    raw, record = generate_key("org-a")
-    await store.add_api_key(record)
+    headers = await seed(settings, tmp_path, LimitPolicy(tokens_per_minute=10_000))
     assert settings.redis.url
     redis = Redis.from_url(settings.redis.url)
-    prefix = settings.redis.key_prefix + "gov:"
-    await RedisPolicyStore(redis, prefix=prefix).put("org-a", "org", "org-a", LimitPolicy(tokens_per_minute=10_000))
-    headers = {"Authorization": f"Bearer {raw}"}
+    prefix = redis_prefix(settings.redis.key_prefix)
     payload: dict[str, Any] = {"model": "mock-0ms", "messages": [{"role": "user", "content": "hi"}]}
     body = {"kind": "model", "payload": payload}
     worker = start_worker(settings, "model", TIMESCALE_SERVICE_URL="")
