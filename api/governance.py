@@ -17,8 +17,8 @@ from config import Settings
 from services.audit.runtime import build_audit_log
 from services.audit.service import AuditLog
 from services.auth.authenticator import Authenticator, FindKey
+from services.auth.authenticator_runtime import build_authenticator
 from services.auth.keys import ApiKey
-from services.auth.runtime import build_authenticator
 from services.limits.runtime import build_governor, redis_prefix
 from services.limits.service import Governor
 

@@ -3,7 +3,7 @@
 Every route the app serves must be in ROUTE_SCOPES (None: public, no key needed). A route
 missing from the table is refused with 403 for every key, and
 tests/api/governance/test_scopes.py fails naming it, so a new route cannot ship unguarded.
-The check authenticates the caller (401 without a valid key) and leaves the Principal on
+The check authenticates the caller (401 without a valid key) and leaves the Caller on
 `request.state.principal` for the route's own dependencies.
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 from fastapi import Request
 
 from services.auth.authenticator import Authenticator
+from services.auth.caller import Caller
 from services.auth.errors import Forbidden
-from services.auth.principal import Principal
 from services.auth.scopes import Scope, allows
 
 R, W = Scope.JOBS_READ, Scope.JOBS_WRITE
@@ -101,6 +101,6 @@ async def enforce_scope(request: Request) -> None:
                         scope=required.value)
 
 
-def principal_of(request: Request) -> Principal | None:
-    found: Principal | None = getattr(request.state, "principal", None)
+def principal_of(request: Request) -> Caller | None:
+    found: Caller | None = getattr(request.state, "principal", None)
     return found

@@ -22,8 +22,8 @@ from redis.asyncio import Redis
 from bench.common import service_env
 from services.auth.authenticator import Authenticator
 from services.auth.keys import ApiKey, generate_key
-from services.auth.memory_store import MemoryKeyUsageStore
-from services.auth.redis_store import RedisRevocationBus
+from services.auth.memory_revocation_store import MemoryKeyUsageStore
+from services.auth.redis_revocation_store import RedisRevocationBus
 from services.errors import Unauthorized
 from services.limits.checks import Caller
 from services.limits.estimate import Estimate

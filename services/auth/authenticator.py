@@ -1,4 +1,4 @@
-"""Resolves `Authorization: Bearer <key>` to a Principal, with a per-process cache that a
+"""Resolves `Authorization: Bearer <key>` to a Caller, with a per-process cache that a
 revocation on any process clears within milliseconds (Redis pub/sub).
 
 Every request authenticates, so a hit costs no I/O: one SHA-256 and a dict lookup. While
@@ -17,9 +17,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
+from services.auth.caller import Caller
 from services.auth.keys import KEY_SCHEME, ApiKey, hash_key
-from services.auth.principal import Principal
-from services.auth.store import KeyUsageStore, RevocationBus
+from services.auth.revocation_store import KeyUsageStore, RevocationBus
 from services.errors import Unauthorized
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class Authenticator:
         self.usage = usage
         self._ttl_s = ttl_s
         self._flush_s = flush_s
-        self._cache: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[float, Caller | None]] = OrderedDict()
         self._pending: dict[str, tuple[int, float]] = {}
         self._flusher: asyncio.Task[None] | None = None
 
@@ -77,7 +77,7 @@ class Authenticator:
         self._on_revoked(key_id)
         await self._bus.publish(key_id)
 
-    async def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None) -> Caller:
         principal = await self._lookup(hash_key(bearer_key(authorization)))
         if principal is None:
             raise Unauthorized("invalid or revoked API key")
@@ -88,12 +88,12 @@ class Authenticator:
         self._pending[principal.key_id] = (count + 1, now)
         return principal
 
-    async def _lookup(self, key_hash: str) -> Principal | None:
+    async def _lookup(self, key_hash: str) -> Caller | None:
         entry = self._cache.get(key_hash)
         if entry is not None and entry[0] > time.monotonic() and self._bus.live:
             return entry[1]
         record = await self._find(key_hash)
-        principal = Principal.of(record) if record is not None and not record.revoked else None
+        principal = Caller.of(record) if record is not None and not record.revoked else None
         self._cache[key_hash] = (time.monotonic() + (self._ttl_s if principal else MISS_TTL_S), principal)
         self._cache.move_to_end(key_hash)
         while len(self._cache) > CACHE_SIZE:

@@ -6,7 +6,7 @@ import pytest
 
 from services.auth.authenticator import Authenticator
 from services.auth.keys import ApiKey, generate_key
-from services.auth.memory_store import MemoryKeyUsageStore, MemoryRevocationBus
+from services.auth.memory_revocation_store import MemoryKeyUsageStore, MemoryRevocationBus
 from services.errors import Unauthorized
 
 

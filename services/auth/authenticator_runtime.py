@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from config import GovernanceSettings
 from services.auth.authenticator import Authenticator, FindKey
-from services.auth.memory_store import MemoryKeyUsageStore, MemoryRevocationBus
-from services.auth.store import KeyUsageStore, RevocationBus
+from services.auth.memory_revocation_store import MemoryKeyUsageStore, MemoryRevocationBus
+from services.auth.revocation_store import KeyUsageStore, RevocationBus
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -18,7 +18,7 @@ def build_authenticator(settings: GovernanceSettings, find_key: FindKey, redis: 
     bus: RevocationBus
     usage: KeyUsageStore
     if redis is not None:
-        from services.auth.redis_store import RedisKeyUsageStore, RedisRevocationBus
+        from services.auth.redis_revocation_store import RedisKeyUsageStore, RedisRevocationBus
 
         bus, usage = RedisRevocationBus(redis, prefix=prefix), RedisKeyUsageStore(redis, prefix=prefix)
     else:
