@@ -318,6 +318,27 @@ class RagSettings(BaseSettings):
     rerank_model: str = "mock-0ms"
 
 
+class GovernanceSettings(BaseSettings):
+    """Limits, budgets, key checks and the audit log (services/limits, auth, audit)."""
+
+    model_config = _section("GOVERNANCE_")
+    # Output tokens reserved for a request without max_tokens, reconciled when it ends.
+    default_output_tokens: int = Field(default=512, ge=1)
+    # Streams and inline calls one API process holds open before answering 503.
+    process_max_streams: int = Field(default=1000, ge=1)
+    process_max_inline: int = Field(default=1000, ge=1)
+    # A per-caller concurrency slot frees itself this long after its holder died.
+    slot_lease_s: float = Field(default=600.0, gt=0)
+    # Valid keys are cached this long per process; revocations reach every process at once
+    # through Redis pub/sub, so this only bounds the harm of a lost message.
+    key_cache_ttl_s: float = Field(default=30.0, gt=0)
+    # Key usage counts and last-used times are flushed to the store this often.
+    key_usage_flush_s: float = Field(default=1.0, gt=0)
+    # Limit policies are cached per process this long (a change made through another
+    # process applies here this late).
+    policy_cache_s: float = Field(default=1.0, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
     app: AppSettings = Field(default_factory=AppSettings)
@@ -336,6 +357,7 @@ class Settings(BaseSettings):
     chatbot: ChatbotSettings = Field(default_factory=ChatbotSettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     rag: RagSettings = Field(default_factory=RagSettings)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
 
     @model_validator(mode="after")
     def _production_needs_real_backends(self) -> Settings:

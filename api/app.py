@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import errors
 from api.asgi import BodyLimit, RequestId
@@ -19,6 +19,7 @@ from api.responses import Json
 from api.routes import all_routers, chatbot_ws
 from api.routes import chatbot as chatbot_routes
 from api.routes import threads as threads_routes
+from api.scopes import enforce_scope
 from api.state import install_state
 from config import Settings, load_settings
 from services.context import Context, build_context
@@ -51,7 +52,7 @@ def create_app(
 
     app = FastAPI(
         title="ai-middleware", version="0.1.0", lifespan=lifespan,
-        default_response_class=Json,
+        default_response_class=Json, dependencies=[Depends(enforce_scope)],
     )
     if ctx is not None:
         app.state.ctx = ctx

@@ -20,7 +20,10 @@ CtxDep = Annotated[Context, Depends(get_ctx)]
 
 async def current_org(request: Request, ctx: CtxDep) -> str:
     """The org of the API key in `Authorization: Bearer <key>`; 401 without a valid one."""
-    org_id = await ctx.keys.authenticate(request.headers.get("authorization"))
+    # api/scopes.enforce_scope has authenticated already (every mapped route).
+    if (caller := getattr(request.state, "principal", None)) is not None:
+        return str(caller.org_id)
+    org_id = (await ctx.governance.authenticator.authenticate(request.headers.get("authorization"))).org_id
     request.state.org_id = org_id
     return org_id
 

@@ -42,6 +42,8 @@ def _platform(request: Request, exc: Exception) -> Json:
         body["fields"] = exc.fields
     if isinstance(exc, Retryable) and exc.status in (429, 503):
         headers["Retry-After"] = str(max(1, round(exc.retry_after_s or 5)))
+    # Errors that explain themselves in headers (RateLimit on a 429).
+    headers.update(getattr(exc, "headers", None) or {})
     if exc.status >= 500:
         log.warning("request failed", extra={"code": exc.code, "error": exc.message})
     return Json({"error": body}, status_code=exc.status, headers=headers)

@@ -15,11 +15,14 @@ from services.context import Context
 
 def install_state(app: FastAPI, ctx: Context) -> None:
     state = app.state
-    state.api_key_auth = ctx.keys.authenticate
+    state.api_key_auth = ctx.governance.org_of
     state.threads, state.threads_runtime = ctx.threads.service, ctx.threads
     state.chatbot_auth, state.enduser_tokens = ctx.enduser.service, ctx.enduser.tokens
     state.chatbot_settings = ctx.settings.chatbot
     state.chatbot_sockets = SocketCounter(ctx.settings.chatbot.ws_max_per_user)
     state.turn_runner = ctx.turns
     state.rag, state.embeddings = ctx.rag.service, ctx.rag.embeddings
+    governance = ctx.governance
+    state.governance, state.governor = governance, governance.governor
+    state.authenticator, state.audit_log = governance.authenticator, governance.audit
     state.lifecycle = ctx.lifecycle

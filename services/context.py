@@ -25,6 +25,8 @@ from services.chat.executor import ChatExecutor
 from services.chat.runtime import ChatRuntime, build_runtime
 from services.credentials.resolve import OrgCredentials
 from services.credentials.service import CredentialService
+from services.governance import Governance, build_governance
+from services.governance import start as start_governance
 from services.jobs.events import JobListeners
 from services.jobs.executor import Executor, ExecutorRegistry
 from services.jobs.lifecycle import JobLifecycle
@@ -32,6 +34,7 @@ from services.jobs.model import JobKind
 from services.jobs.runtime import create_job_store, create_stream_store
 from services.jobs.store import JobStore
 from services.jobs.stream_store import StreamStore
+from services.limits.runtime import job_settler
 from services.metrics.runtime import Metrics, build_metrics
 from services.providers.registry import ProviderRegistry, build_registry
 from services.rag.executor import RagExecutor
@@ -77,6 +80,8 @@ class Context:
     turns: JobTurnRunner
     # RAG collections, documents, ingestion, search and embeddings.
     rag: RagRuntime
+    # Rate limits and budgets, key authentication (scopes, revocation), the audit log.
+    governance: Governance
     _stack: AsyncExitStack
 
     async def close(self) -> None:
@@ -158,7 +163,11 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     stack.push_async_callback(rag.close)
 
     executors = default_executors(model, chatbot, RagExecutor(rag.service, model, config_services.bridges))
-    listeners = JobListeners([metrics.publish, partial(on_job_finished, webhooks), chatbot.job_finished])
+    governance = build_governance(settings, redis=redis, find_key=stores.keys.find_api_key,
+                                  list_keys=stores.keys.list_api_keys)
+    stack.push_async_callback(await start_governance(governance))
+    listeners = JobListeners([metrics.publish, partial(on_job_finished, webhooks), chatbot.job_finished,
+                              job_settler(governance.governor)])
     lifecycle = JobLifecycle(
         store=jobs, broker=broker, executors=executors, listeners=listeners, streams=streams,
         settings=settings.jobs, check_webhook_url=partial(validate_url, webhooks),
@@ -169,7 +178,7 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
         credentials=config_services.credentials, providers=providers, chat=chat,
         webhooks=webhooks, metrics=metrics, executors=executors, lifecycle=lifecycle,
         threads=threads, enduser=enduser, turns=JobTurnRunner(lifecycle, config_services.bridges, threads.service),
-        rag=rag,
+        rag=rag, governance=governance,
         _stack=stack,
     )
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 def all_routers() -> list[APIRouter]:
     from api.routes import (
+        audit,
         bridge_runs,
         config_apikeys,
         config_bridges,
@@ -16,6 +17,7 @@ def all_routers() -> list[APIRouter]:
         events,
         health,
         jobs,
+        limits,
         openai_compat,
         prom,
         rag,
@@ -26,5 +28,5 @@ def all_routers() -> list[APIRouter]:
     return [health.router, jobs.router, events.router, usage.router, prom.router,
             webhooks.router, config_bridges.router, config_apikeys.router,
             config_services.router, config_platform_keys.router, bridge_runs.router,
-            openai_compat.router,
+            openai_compat.router, limits.router, audit.router,
             rag.router, embeddings.router]

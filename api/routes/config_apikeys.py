@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CtxDep, OrgDep
+from api.routes.audit import AuditDep
 from services.config.paging import DEFAULT_LIMIT, MAX_LIMIT
 from services.credentials.model import Credential
 
@@ -42,10 +43,11 @@ class CredentialOut(BaseModel):
 
 
 @router.post("", status_code=201)
-async def save_credential(body: CredentialIn, ctx: CtxDep, org_id: OrgDep) -> CredentialOut:
+async def save_credential(body: CredentialIn, ctx: CtxDep, org_id: OrgDep, audit: AuditDep) -> CredentialOut:
     """Save the org's key for a service, replacing any earlier one for that service."""
-    saved = await ctx.credentials.put(org_id, body.service, body.api_key, name=body.name)
-    return CredentialOut.of(saved)
+    saved = CredentialOut.of(await ctx.credentials.put(org_id, body.service, body.api_key, name=body.name))
+    await audit("credential.saved", "credential", saved.id, after=saved.model_dump(mode="json"))
+    return saved
 
 
 @router.get("")
@@ -62,6 +64,7 @@ async def get_credential(credential_id: CredentialId, ctx: CtxDep, org_id: OrgDe
 
 
 @router.delete("/{credential_id}", status_code=204)
-async def delete_credential(credential_id: CredentialId, ctx: CtxDep, org_id: OrgDep) -> Response:
+async def delete_credential(credential_id: CredentialId, ctx: CtxDep, org_id: OrgDep, audit: AuditDep) -> Response:
     await ctx.credentials.delete(org_id, credential_id)
+    await audit("credential.deleted", "credential", credential_id)
     return Response(status_code=204)

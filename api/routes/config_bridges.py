@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import CtxDep, OrgDep
+from api.routes.audit import AuditDep
 from services.bridges.schemas import (
     BridgeCreate,
     BridgeOut,
@@ -26,9 +27,11 @@ BridgeId = Annotated[str, Path(max_length=64)]
 
 
 @router.post("", status_code=201)
-async def create_bridge(body: BridgeCreate, ctx: CtxDep, org_id: OrgDep) -> BridgeOut:
+async def create_bridge(body: BridgeCreate, ctx: CtxDep, org_id: OrgDep, audit: AuditDep) -> BridgeOut:
     """Create a bridge; by default its spec is published at once as version 1."""
-    return BridgeOut.of(await ctx.bridges.create(org_id, body))
+    out = BridgeOut.of(await ctx.bridges.create(org_id, body))
+    await audit("bridge.created", "bridge", out.id, after=out.model_dump(mode="json"))
+    return out
 
 
 @router.get("")
@@ -46,15 +49,20 @@ async def get_bridge(bridge_id: BridgeId, ctx: CtxDep, org_id: OrgDep) -> Bridge
 
 @router.patch("/{bridge_id}")
 async def update_bridge(
-    bridge_id: BridgeId, body: BridgeUpdate, ctx: CtxDep, org_id: OrgDep,
+    bridge_id: BridgeId, body: BridgeUpdate, ctx: CtxDep, org_id: OrgDep, audit: AuditDep,
 ) -> BridgeOut:
     """Name, slug, type and status apply at once; spec fields edit the draft."""
-    return BridgeOut.of(await ctx.bridges.update(org_id, bridge_id, body))
+    before = BridgeOut.of(await ctx.bridges.get(org_id, bridge_id))
+    out = BridgeOut.of(await ctx.bridges.update(org_id, bridge_id, body))
+    await audit("bridge.updated", "bridge", bridge_id, before=before.model_dump(mode="json"),
+                after=out.model_dump(mode="json"))
+    return out
 
 
 @router.delete("/{bridge_id}", status_code=204)
-async def delete_bridge(bridge_id: BridgeId, ctx: CtxDep, org_id: OrgDep) -> Response:
+async def delete_bridge(bridge_id: BridgeId, ctx: CtxDep, org_id: OrgDep, audit: AuditDep) -> Response:
     await ctx.bridges.delete(org_id, bridge_id)
+    await audit("bridge.deleted", "bridge", bridge_id)
     return Response(status_code=204)
 
 
@@ -76,16 +84,22 @@ async def get_version(
 
 @router.post("/{bridge_id}/publish", status_code=201)
 async def publish_bridge(
-    bridge_id: BridgeId, ctx: CtxDep, org_id: OrgDep, body: PublishRequest | None = None,
+    bridge_id: BridgeId, ctx: CtxDep, org_id: OrgDep, audit: AuditDep, body: PublishRequest | None = None,
 ) -> VersionOut:
     """Freeze the draft as the next version; runs use it from now on."""
     note = body.note if body else ""
-    return VersionOut.of(await ctx.bridges.publish(org_id, bridge_id, note=note))
+    out = VersionOut.of(await ctx.bridges.publish(org_id, bridge_id, note=note))
+    await audit("bridge.published", "bridge", bridge_id, after={"version": out.version, "note": note})
+    return out
 
 
 @router.post("/{bridge_id}/rollback")
 async def rollback_bridge(
-    bridge_id: BridgeId, body: RollbackRequest, ctx: CtxDep, org_id: OrgDep,
+    bridge_id: BridgeId, body: RollbackRequest, ctx: CtxDep, org_id: OrgDep, audit: AuditDep,
 ) -> BridgeOut:
     """Point the bridge at an older version; the history is kept."""
-    return BridgeOut.of(await ctx.bridges.rollback(org_id, bridge_id, body.version))
+    before = await ctx.bridges.get(org_id, bridge_id)
+    out = BridgeOut.of(await ctx.bridges.rollback(org_id, bridge_id, body.version))
+    await audit("bridge.rolled_back", "bridge", bridge_id, before={"version": before.published_version},
+                after={"version": body.version})
+    return out

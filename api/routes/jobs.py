@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CtxDep, OrgDep
 from api.responses import Json
+from api.routes.governor import GateDep
 from services.errors import Invalid
 from services.jobs.model import Job, JobKind, JobStatus
 
@@ -52,7 +53,7 @@ PreferHeader = Annotated[str | None, Header(alias="Prefer")]
 
 @router.post("", status_code=202)
 async def submit_job(
-    request: Request, body: JobSubmit, ctx: CtxDep, org_id: OrgDep,
+    request: Request, body: JobSubmit, ctx: CtxDep, org_id: OrgDep, gate: GateDep,
     wait: WaitQuery = None, prefer: PreferHeader = None,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
 ) -> Json:
@@ -61,11 +62,19 @@ async def submit_job(
     if body.kind == JobKind.CHATBOT:
         raise Invalid("a chatbot turn belongs to a thread: send it to POST /api/v1/chatbot/{bridge}/messages "
                       "(or /api/v2/model/chat/completion with thread_id)", field="kind")
-    created = await ctx.lifecycle.submit(org_id, body.kind, body.payload, idempotency_key=idempotency_key)
+    payload = ctx.lifecycle.parse(body.kind, body.payload)
+    await gate.admit(payload.model_dump(mode="json", exclude_none=True))
+    try:
+        created = await ctx.lifecycle.submit(org_id, body.kind, payload, idempotency_key=idempotency_key,
+                                             meta=gate.job_meta())
+    except BaseException:
+        await gate.settle(None)
+        raise
+    await gate.queued(created.job.id, created.created)
     job = created.job
     if wait_s > 0 and not job.status.terminal:
         job = await ctx.lifecycle.get(org_id, job.id, wait_s=wait_s)
-    return _answer(job, replayed=not created.created)
+    return gate.answer(_answer(job, replayed=not created.created))
 
 
 @router.get("/{job_id}")

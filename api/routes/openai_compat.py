@@ -9,34 +9,58 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
 from api.deps import CtxDep, OrgDep
+from api.routes.governor import GateDep
 from services.compat import openai_format as fmt
 from services.compat.openai_run import list_models, prepare
 from services.compat.openai_schemas import ChatCompletionRequest
 from services.errors import PlatformError
+from services.guardrails import service as guardrails
+from services.limits.concurrency import Held
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(
-    body: ChatCompletionRequest, ctx: CtxDep, org_id: OrgDep,
+    body: ChatCompletionRequest, ctx: CtxDep, org_id: OrgDep, gate: GateDep, response: Response,
 ) -> dict[str, Any] | StreamingResponse:
     prepared = await prepare(ctx.bridges, ctx.turns, ctx.settings.providers, org_id, body)
     created = int(time.time())
+    spec = prepared.spec
+    if spec is not None:
+        prepared.payload = guardrails.apply(spec.guardrails, prepared.payload)
+    admitted = await gate.admit(prepared.payload.model_dump(mode="json", exclude_none=True),
+                                bridge_id=prepared.meta.get("bridge_id"), thread=body.thread_id,
+                                bridge_policy=spec.limits if spec else None)
     if not body.stream:
-        job = await ctx.lifecycle.run_inline(org_id, prepared.kind, prepared.payload, prepared.meta)
+        job = None
+        try:
+            async with gate.governor.occupy(admitted, Held.INLINE):
+                job = await ctx.lifecycle.run_inline(org_id, prepared.kind, prepared.payload, prepared.meta)
+        finally:
+            await gate.settle(job.meta if job else None)
+        assert job is not None
+        gate.answer(response)
         return fmt.completion(job.result or {}, cid=fmt.completion_id(job.id), created=created,
                               model=body.model)
+    held = AsyncExitStack()
+    await held.enter_async_context(gate.governor.occupy(admitted, Held.STREAM))
     events = ctx.lifecycle.stream_inline(org_id, prepared.kind, prepared.payload, prepared.meta)
-    # The first event is awaited here, so a failure before any token is a proper HTTP error.
-    job, first = await anext(events)
-    writer = fmt.ChunkWriter(cid=fmt.completion_id(job.id), created=created, model=body.model)
+    try:
+        # The first event is awaited here, so a failure before any token is a proper HTTP error.
+        started, first = await anext(events)
+    except BaseException:
+        await gate.settle(None)
+        await held.aclose()
+        raise
+    writer = fmt.ChunkWriter(cid=fmt.completion_id(started.id), created=created, model=body.model)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     async def sse() -> AsyncIterator[bytes]:
@@ -57,10 +81,12 @@ async def chat_completions(
             yield writer.error(exc.code, exc.message)
         finally:
             await events.aclose()
+            await gate.settle(event.data if event.event == "done" else None)
+            await held.aclose()
         yield fmt.DONE
 
-    return StreamingResponse(sse(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return gate.answer(StreamingResponse(sse(), media_type="text/event-stream",
+                                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}))
 
 
 @router.get("/models")

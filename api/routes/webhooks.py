@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CtxDep, OrgDep
 from api.responses import Json
+from api.routes.audit import AuditDep
 from services.errors import Invalid
 from services.webhooks import service
 from services.webhooks.models import DeliveryStatus
@@ -45,12 +46,13 @@ async def list_endpoints(ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
 
 
 @router.post("/endpoints", status_code=201)
-async def create_endpoint(body: EndpointCreate, ctx: CtxDep, org_id: OrgDep) -> Json:
+async def create_endpoint(body: EndpointCreate, ctx: CtxDep, org_id: OrgDep, audit: AuditDep) -> Json:
     """Register an endpoint. The response carries its signing secret: the only time it shows."""
     endpoint, secret = await service.create_endpoint(
         ctx.webhooks, org_id, url=body.url, description=body.description,
         event_types=body.event_types, enabled=body.enabled,
     )
+    await audit("webhook_endpoint.created", "webhook_endpoint", endpoint.id, after=endpoint.public())
     return Json({**endpoint.public(), "secret": secret}, status_code=201)
 
 
@@ -61,25 +63,30 @@ async def get_endpoint(endpoint_id: str, ctx: CtxDep, org_id: OrgDep) -> dict[st
 
 @router.patch("/endpoints/{endpoint_id}")
 async def update_endpoint(
-    endpoint_id: str, body: EndpointPatch, ctx: CtxDep, org_id: OrgDep,
+    endpoint_id: str, body: EndpointPatch, ctx: CtxDep, org_id: OrgDep, audit: AuditDep,
 ) -> dict[str, Any]:
     changes = service.EndpointChanges(**body.model_dump(exclude_unset=True))
-    return (await service.update_endpoint(ctx.webhooks, org_id, endpoint_id, changes)).public()
+    before = (await service.get_endpoint(ctx.webhooks, org_id, endpoint_id)).public()
+    after = (await service.update_endpoint(ctx.webhooks, org_id, endpoint_id, changes)).public()
+    await audit("webhook_endpoint.updated", "webhook_endpoint", endpoint_id, before=before, after=after)
+    return after
 
 
 @router.delete("/endpoints/{endpoint_id}", status_code=204)
-async def delete_endpoint(endpoint_id: str, ctx: CtxDep, org_id: OrgDep) -> Response:
+async def delete_endpoint(endpoint_id: str, ctx: CtxDep, org_id: OrgDep, audit: AuditDep) -> Response:
     await service.delete_endpoint(ctx.webhooks, org_id, endpoint_id)
+    await audit("webhook_endpoint.deleted", "webhook_endpoint", endpoint_id)
     return Response(status_code=204)
 
 
 @router.post("/endpoints/{endpoint_id}/rotate-secret")
 async def rotate_secret(
-    endpoint_id: str, ctx: CtxDep, org_id: OrgDep, body: Rotation | None = None,
+    endpoint_id: str, ctx: CtxDep, org_id: OrgDep, audit: AuditDep, body: Rotation | None = None,
 ) -> dict[str, Any]:
     """A new secret, shown once; the old one keeps signing (both sent) during the overlap."""
     endpoint, secret = await service.rotate_endpoint_secret(
         ctx.webhooks, org_id, endpoint_id, overlap_s=body.overlap_s if body else None)
+    await audit("webhook_endpoint.secret_rotated", "webhook_endpoint", endpoint_id, after={"secret": secret})
     return {**endpoint.public(), "secret": secret}
 
 
@@ -97,10 +104,11 @@ async def get_org_secret(ctx: CtxDep, org_id: OrgDep) -> dict[str, str]:
 
 @router.post("/secret/rotate")
 async def rotate_org_secret(
-    ctx: CtxDep, org_id: OrgDep, body: Rotation | None = None,
+    ctx: CtxDep, org_id: OrgDep, audit: AuditDep, body: Rotation | None = None,
 ) -> dict[str, str]:
     overlap_s = body.overlap_s if body else None
     secret = await service.rotate_org_secret(ctx.webhooks, org_id, overlap_s=overlap_s)
+    await audit("webhook_secret.rotated", "webhook_secret", org_id, after={"secret": secret})
     return {"secret": secret}
 
 

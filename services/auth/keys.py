@@ -14,6 +14,8 @@ import time
 
 from pydantic import BaseModel, Field
 
+from services.auth.scopes import ALL_SCOPES
+
 KEY_SCHEME = "aim"
 
 
@@ -25,14 +27,22 @@ class ApiKey(BaseModel):
     key_hash: str
     created_at: float = Field(default_factory=time.time)
     revoked: bool = False
+    # What the key may do (services/auth/scopes.py); keys made before scopes existed hold all.
+    scopes: list[str] = Field(default_factory=lambda: list(ALL_SCOPES))
+    # Unix time after which the key is refused; None: never.
+    expires_at: float | None = None
 
 
 def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def generate_key(org_id: str, name: str = "") -> tuple[str, ApiKey]:
+def generate_key(
+    org_id: str, name: str = "", *, scopes: list[str] | None = None, expires_at: float | None = None,
+) -> tuple[str, ApiKey]:
     """Return (the raw key, shown once; the record to store)."""
     prefix = secrets.token_hex(4)
     raw = f"{KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
-    return raw, ApiKey(org_id=org_id, name=name, prefix=prefix, key_hash=hash_key(raw))
+    record = ApiKey(org_id=org_id, name=name, prefix=prefix, key_hash=hash_key(raw), expires_at=expires_at,
+                    scopes=list(ALL_SCOPES) if scopes is None else scopes)
+    return raw, record

@@ -1,71 +1,24 @@
-"""Platform API keys: resolve `Authorization: Bearer <key>` to an org (with a short
-in-process cache), and an org's own keys (create, shown once; list; revoke).
-
-Every request authenticates, so a hit must cost no I/O: hashes are cached for 30 s
-(a revoked key stops working within that), misses for 5 s against key-guessing floods.
-"""
+"""An org's own platform API keys: create (the raw key is shown once, stored hashed), list,
+revoke. Resolving `Authorization: Bearer <key>` on each request is the Authenticator's
+(services/auth/authenticator.py: cached, revocations broadcast to every process)."""
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-
-from services.auth.keys import KEY_SCHEME, ApiKey, generate_key, hash_key
+from services.auth.keys import ApiKey, generate_key, hash_key
 from services.auth.store import ApiKeyStore
 from services.config.paging import Page
-from services.errors import NotFound, Unauthorized
-
-HIT_TTL_S = 30.0
-MISS_TTL_S = 5.0
-CACHE_SIZE = 10_000
-
-
-class KeyCache:
-    def __init__(self) -> None:
-        self._entries: OrderedDict[str, tuple[float, str | None]] = OrderedDict()
-
-    def get(self, key_hash: str) -> tuple[bool, str | None]:
-        entry = self._entries.get(key_hash)
-        if entry is None or entry[0] < time.monotonic():
-            return False, None
-        return True, entry[1]
-
-    def put(self, key_hash: str, org_id: str | None) -> None:
-        self._entries[key_hash] = (time.monotonic() + (HIT_TTL_S if org_id else MISS_TTL_S), org_id)
-        self._entries.move_to_end(key_hash)
-        while len(self._entries) > CACHE_SIZE:
-            self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self._entries.clear()
+from services.errors import NotFound
 
 
 class KeyService:
-    def __init__(self, store: ApiKeyStore, cache: KeyCache | None = None) -> None:
+    def __init__(self, store: ApiKeyStore) -> None:
         self.store = store
-        self.cache = cache or KeyCache()
 
-    async def authenticate(self, authorization: str | None) -> str:
-        """The org of the key in the header; Unauthorized when missing, malformed or unknown."""
-        if not authorization:
-            raise Unauthorized("missing Authorization header (expected 'Bearer <api key>')")
-        scheme, _, raw = authorization.partition(" ")
-        raw = raw.strip()
-        if scheme.lower() != "bearer" or not raw.startswith(f"{KEY_SCHEME}_"):
-            raise Unauthorized("malformed Authorization header (expected 'Bearer aim_...')")
-        key_hash = hash_key(raw)
-        known, org_id = self.cache.get(key_hash)
-        if not known:
-            record = await self.store.find_api_key(key_hash)
-            org_id = record.org_id if record else None
-            self.cache.put(key_hash, org_id)
-        if org_id is None:
-            raise Unauthorized("invalid or revoked API key")
-        return org_id
-
-    async def create(self, org_id: str, name: str = "") -> tuple[str, ApiKey]:
+    async def create(
+        self, org_id: str, name: str = "", *, scopes: list[str] | None = None, expires_at: float | None = None,
+    ) -> tuple[str, ApiKey]:
         """Create and store a key for `org_id`: (the raw key, shown once; its record)."""
-        raw, record = generate_key(org_id, name)
+        raw, record = generate_key(org_id, name, scopes=scopes, expires_at=expires_at)
         await self.store.add_api_key(record)
         return raw, record
 
@@ -88,6 +41,6 @@ class KeyService:
         return Page(items=keys, next_cursor=keys[-1].id if more else None)
 
     async def revoke(self, org_id: str, key_id: str) -> None:
-        """Other processes' caches accept a revoked key for up to HIT_TTL_S (30 s)."""
+        """Stores the revocation; the caller broadcasts it (Authenticator.revoked)."""
         if not await self.store.revoke_api_key(org_id, key_id):
             raise NotFound(f"API key {key_id!r} not found", code="api_key_not_found")

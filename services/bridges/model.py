@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.chat.schemas import ModelRef
 from services.config.paging import sortable_id
+from services.guardrails.model import GuardrailPolicy
+from services.limits.model import LimitPolicy
 from services.providers.types import HttpTool, ResponseFormat
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -107,6 +109,9 @@ class BridgeSpec(BaseModel):
     response_format: Delivery = Field(default_factory=Delivery)
     # Chatbot bridges: how much of a thread each turn sees (copied into every chatbot job).
     memory: MemoryPolicy = Field(default_factory=MemoryPolicy)
+    # Rate limits and budgets of this bridge (services/limits), and its PII policy.
+    limits: LimitPolicy | None = None
+    guardrails: GuardrailPolicy | None = None
 
 
 class Bridge(BaseModel):

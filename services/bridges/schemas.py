@@ -21,6 +21,8 @@ from services.bridges.model import (
     Variable,
 )
 from services.chat.schemas import ModelRef
+from services.guardrails.model import GuardrailPolicy
+from services.limits.model import LimitPolicy
 from services.providers.types import HttpTool
 
 
@@ -56,6 +58,8 @@ class BridgeUpdate(BaseModel):
     cache: CachePolicy | None = None
     response_format: Delivery | None = None
     memory: MemoryPolicy | None = None
+    limits: LimitPolicy | None = None
+    guardrails: GuardrailPolicy | None = None
 
     def identity_changes(self) -> dict[str, Any]:
         """Fields given; an explicit null means "leave as is", except for pause_reason."""

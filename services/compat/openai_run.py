@@ -9,7 +9,7 @@ from typing import Any
 from config import ProvidersSettings
 from services.auth.principal import Principal
 from services.bridges import catalog
-from services.bridges.model import BridgeType
+from services.bridges.model import BridgeSpec, BridgeType
 from services.bridges.run import bridge_meta, build_payload
 from services.bridges.service import BridgeService
 from services.chat.schemas import ChatJobPayload
@@ -29,6 +29,8 @@ class Prepared:
     payload: ChatJobPayload
     kind: JobKind
     meta: dict[str, Any]
+    # The bridge's published spec (its limits and guardrails), for `bridge/<slug>` models.
+    spec: BridgeSpec | None = None
 
 
 def _model_not_found(model: str) -> NotFound:
@@ -57,7 +59,7 @@ async def prepare(
             kind, meta = JobKind.MODEL, bridge_meta(resolved)
         if req.tools:
             payload.tools = [*payload.tools, *req.chat_tools()]
-        return Prepared(payload, kind, meta)
+        return Prepared(payload, kind, meta, resolved.spec)
     provider, _, model = req.model.partition("/")
     if not model:
         raise Invalid('model must be "bridge/<slug>" or "<provider>/<model>"', field="model")

@@ -88,9 +88,13 @@ class JobTurnRunner:
         finally:
             await events.aclose()
 
+    async def drop(self, prepared: PreparedTurn) -> None:
+        """A prepared turn that will not run (refused by a limit): let the next turn go."""
+        await self._threads.drop_turn(prepared.payload.thread_id, prepared.payload.turn)
+
     async def submit_turn(
         self, principal: Principal, prepared: PreparedTurn, *, webhook: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
+        idempotency_key: str | None = None, extra_meta: dict[str, Any] | None = None,
     ) -> Created:
         """Queue the turn as a job (202); with `webhook`, its result is POSTed there."""
         request = prepared.payload.model_dump(mode="json", exclude_none=True)
@@ -99,7 +103,8 @@ class JobTurnRunner:
         turn = prepared.payload
         try:
             created = await self._lifecycle.submit(principal.org_id, JobKind.CHATBOT, request,
-                                                   idempotency_key=idempotency_key, meta=prepared.meta)
+                                                   idempotency_key=idempotency_key,
+                                                   meta={**prepared.meta, **(extra_meta or {})})
         except BaseException:
             await self._threads.drop_turn(turn.thread_id, turn.turn)
             raise

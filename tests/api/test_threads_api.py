@@ -74,9 +74,9 @@ async def test_end_users_run_turns_on_their_bridges_and_see_only_their_threads(u
         assert {t["id"] for t in everyone} == {mine, theirs}
         assert (await api.client.delete(f"/api/v1/threads/{mine}", headers=ada)).status_code == 204
 
-        # End users cannot manage the org's chatbot auth.
-        assert (await api.client.post("/api/v1/chatbot/secret", headers=ada)).status_code == 403
-        assert (await api.client.get("/api/v1/chatbot/auth", headers=ada)).status_code == 403
+        # End users cannot manage the org's chatbot auth: those routes take an API key only.
+        assert (await api.client.post("/api/v1/chatbot/secret", headers=ada)).status_code == 401
+        assert (await api.client.get("/api/v1/chatbot/auth", headers=ada)).status_code == 401
 
 
 async def test_bad_tokens_are_401(unique: str, tmp_path: Path) -> None:

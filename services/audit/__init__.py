@@ -1,0 +1,1 @@
+"""The append-only audit log of configuration changes (who changed what, before/after)."""

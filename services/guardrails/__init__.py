@@ -1,0 +1,1 @@
+"""PII guardrails per bridge: redaction, block lists and an optional moderation call (pure)."""

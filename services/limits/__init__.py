@@ -1,0 +1,1 @@
+"""Rate limits, concurrency limits and USD budgets, exact across processes (Redis + Lua)."""
