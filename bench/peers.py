@@ -196,6 +196,14 @@ def load(system: System, connections: int, seconds: int, stream: bool) -> dict[s
     return result
 
 
+def cpu_s(proc: subprocess.Popen[bytes] | None) -> float:
+    """CPU seconds (user + system) the process has used so far; 0 for none."""
+    if proc is None:
+        return 0.0
+    fields = Path(f"/proc/{proc.pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(systems: list[System], rounds: int, seconds: int, stream: bool
             ) -> dict[str, list[dict[str, float]]]:
     for system in systems:  # warm-up: connection pools, JITs, caches
@@ -203,14 +211,17 @@ def measure(systems: list[System], rounds: int, seconds: int, stream: bool
     results: dict[str, list[dict[str, float]]] = {s.name: [] for s in systems}
     for n in range(rounds):
         for system in systems:
+            before = cpu_s(system.proc)
             many = load(system, 32, seconds, stream)
+            cpu_ms = (cpu_s(system.proc) - before) * 1000 / max(1, many["requests"])
             one = load(system, 1, seconds, stream)
             row = {"rps": many["rps"], "p50_32": many["p50_ms"], "p99_32": many["p99_ms"],
                    "lat_1": 1000 / one["rps"], "p50_1": one["p50_ms"], "p99_1": one["p99_ms"],
-                   "errors": many["errors"] + one["errors"]}
+                   "cpu_ms": cpu_ms, "errors": many["errors"] + one["errors"]}
             results[system.name].append(row)
             print(f"  round {n + 1} {system.name:<9} {row['rps']:8.0f} req/s at 32 (p50 {row['p50_32']:6.2f} ms)"
                   f"   {row['lat_1']:6.2f} ms at 1 (p50 {row['p50_1']:6.2f}, p99 {row['p99_1']:6.2f})"
+                  f"   cpu {row['cpu_ms']:5.2f} ms/req"
                   f"   load {os.getloadavg()[0]:.2f}", flush=True)
     return results
 
@@ -229,12 +240,14 @@ def report(title: str, results: dict[str, list[dict[str, float]]]) -> None:
         return statistics.median(results[a][i][key] / results[b][i][key] for i in range(rounds))
 
     print(f"\n{title} (medians of {rounds} rounds)")
-    print("| system | req/s at 32 conns (p50 ms) | latency at 1 conn, ms (p50) | added at 1 conn, ms |")
-    print("|---|---|---|---|")
+    print("| system | req/s at 32 conns (p50 ms) | latency at 1 conn, ms (p50) | added at 1 conn, ms "
+          "| CPU ms/request at 32 |")
+    print("|---|---|---|---|---|")
     for name in results:
         add = "" if name == "direct" else f"{added(name):.2f}"
+        cpu = "" if name == "direct" else f"{med(name, 'cpu_ms'):.2f}"
         print(f"| {name} | {med(name, 'rps'):,.0f} ({med(name, 'p50_32'):.1f}) "
-              f"| {med(name, 'lat_1'):.2f} ({med(name, 'p50_1'):.2f}) | {add} |")
+              f"| {med(name, 'lat_1'):.2f} ({med(name, 'p50_1'):.2f}) | {add} | {cpu} |")
     others = [n for n in results if n not in ("direct", "platform")]
     if "platform" in results:
         for other in others:
@@ -348,13 +361,16 @@ def profile(kind: str, seconds: int) -> None:
         results: dict[str, dict[str, float]] = {}
         loader = threading.Thread(target=lambda: results.update(
             load=load(system, 32, seconds + 3, stream)))
+        before = cpu_s(system.proc)
         loader.start()
         time.sleep(1)
         subprocess.run([str(pyspy), "record", "-p", str(system.proc.pid), "-d", str(seconds), "-r", "250",
                         "-f", "raw", "-o", str(raw)], check=True, capture_output=True)
         loader.join()
-        print(f"profile of {kind}: {results['load']['rps']:.0f} req/s at 32 connections during the recording, "
-              f"load {os.getloadavg()[0]:.2f}; raw stacks in {raw.relative_to(ROOT)}")
+        cpu_ms = (cpu_s(system.proc) - before) * 1000 / max(1, results["load"]["requests"])
+        print(f"profile of {kind}: {results['load']['rps']:.0f} req/s at 32 connections, {cpu_ms:.2f} ms CPU "
+              f"a request (py-spy sampling included), load {os.getloadavg()[0]:.2f}; raw stacks in "
+              f"{raw.relative_to(ROOT)}")
         summarise(raw)
     finally:
         stop(system.proc) if system.proc else None
