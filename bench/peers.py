@@ -308,6 +308,30 @@ def _frame_lib(frame: str) -> str:
     return top if top in LIBRARIES or not top else ("stdlib/other:" + top)
 
 
+# Steps of a /v1/chat/completions request, shown with their inclusive share of the samples.
+STEPS = (
+    ("HTTP server and framework, whole request", "RequestResponseCycle.run_asgi"),
+    ("  the route handler (endpoint)", "run_endpoint_function"),
+    ("  request validation + auth (dependencies)", "solve_dependencies"),
+    ("  response serialisation", "serialize_response"),
+    ("    prepare (model -> payload)", "prepare"),
+    ("    job record: create", "_start"),
+    ("    job record: finish + listeners", "_finish"),
+    ("      listeners (metrics, webhooks, ...)", "job_finished"),
+    ("    execute_chat (sync)", "execute_chat"),
+    ("    stream_chat (stream)", "stream_chat"),
+    ("      response cache", "ResponseCache.get_or_compute"),
+    ("      circuit breaker", "CircuitBreaker.acquire"),
+    ("      retry wrapper (tenacity)", "AsyncRetrying.__call__"),
+    ("      provider adapter", "OpenAIAdapter.complete"),
+    ("        openai SDK: chat.completions.create", "AsyncCompletions.create"),
+    ("          SDK request building (transform of params)", "async_maybe_transform"),
+    ("          SDK -> HTTP client send", "AsyncClient.send"),
+    ("          SDK response parsing", "AsyncAPIClient._process_response"),
+    ("    SSE writer", "StreamingResponse.stream_response"),
+)
+
+
 def summarise(raw: Path, top: int = 25) -> None:
     own: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
@@ -340,9 +364,13 @@ def summarise(raw: Path, top: int = 25) -> None:
     print(f"\ntop {top} functions by own time:")
     for frame, n in own.most_common(top):
         print(f"  {100 * n / total:5.1f}%  {frame}")
-    print(f"\ntop {top} functions by inclusive time:")
-    for frame, n in inclusive.most_common(top):
-        print(f"  {100 * n / total:5.1f}%  {frame}")
+    by_name: collections.Counter[str] = collections.Counter()
+    for frame, n in inclusive.items():
+        by_name[frame.split(" (")[0]] = max(by_name[frame.split(" (")[0]], n)
+    print("\nsteps (inclusive share):")
+    for label, name in STEPS:
+        if by_name.get(name):
+            print(f"  {100 * by_name[name] / total:5.1f}%  {label}  [{name}]")
 
 
 def profile(kind: str, seconds: int) -> None:
