@@ -119,8 +119,9 @@ def post(system: System, stream: bool = False) -> tuple[int, bytes]:
         return 0, str(exc).encode()
 
 
-def ready(system: System, timeout: float = 120) -> None:
-    """Wait until the system answers a chat completion with 200 (LiteLLM takes ~10 s)."""
+def ready(system: System, timeout: float = 120, stream: bool = False) -> None:
+    """Wait until the system answers a chat completion with 200 (LiteLLM takes ~10 s), then
+    check the kind of request the benchmark sends."""
     deadline = time.time() + timeout
     status, body = 0, b""
     while time.time() < deadline:
@@ -128,6 +129,10 @@ def ready(system: System, timeout: float = 120) -> None:
             raise RuntimeError(f"{system.name} exited with {system.proc.returncode}")
         status, body = post(system)
         if status == 200:
+            if stream:
+                status, body = post(system, stream)
+                if status != 200 or b"[DONE]" not in body:
+                    raise RuntimeError(f"{system.name} fails streams: {status} {body[:200]!r}")
             return
         time.sleep(0.5)
     raise RuntimeError(f"{system.name} is not answering: {status} {body[:300]!r}")
@@ -268,8 +273,12 @@ def run_phase(phase: str, upstream: str, rounds: int, seconds: int, stream: bool
         for name, start in starters.items():
             if name in only:
                 systems.append(start())
-        for system in systems:
-            ready(system)
+        for system in list(systems):
+            try:
+                ready(system, stream=stream)
+            except RuntimeError as exc:  # e.g. Portkey 1.15.2 on Node 20 answers streams with 500
+                print(f"  ! left out: {exc}", flush=True)
+                systems.remove(system)
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         print(f"\n== caches {phase}, {'stream' if stream else 'sync'}; {when}, "
               f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
