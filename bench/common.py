@@ -84,15 +84,16 @@ def wait_port(port: int, timeout: float = 30) -> None:
 
 
 def wrk(url: str, body: str, auth: str, *, connections: int, seconds: int,
-        headers: dict[str, str] | None = None) -> dict[str, float]:
+        headers: dict[str, str] | None = None, timeout_s: float = 2) -> dict[str, float]:
     """POST `body` to `url` as fast as `connections` allow; rps and latency percentiles.
-    `auth` is the whole Authorization value ("" sends none); `headers` are added as given."""
+    `auth` is the whole Authorization value ("" sends none); `headers` are added as given;
+    a response slower than `timeout_s` counts as an error (wrk's default is 2 s)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout_s}s", "-s", script.name, url],
         env={**os.environ, "WRK_BODY": body, "WRK_AUTH": auth,
              "WRK_HEADERS": "\n".join(f"{k}: {v}" for k, v in (headers or {}).items())},
         capture_output=True, text=True, check=True,
