@@ -4,7 +4,7 @@
     PYTHONPATH=. .venv/bin/python bench/peers.py --profile sync|hit|stream [--seconds 8]
 
 Every system runs as one process against the same local OpenAI-compatible upstream
-(bench/upstream.py, its own process, ~0.05 ms a request):
+(bench/upstream/, its own process, ~0.05 ms a request):
 
   platform  `python index.py` on the embedded backends, model `openai/gpt-4o-mini`
   portkey   the Portkey gateway (Node, `@portkey-ai/gateway` from npm), provider headers
@@ -21,9 +21,11 @@ within a round, then the median.
 
 Phase `off`: every cache off (the platform's CACHE_ENABLED=false). Phase `on`: the
 platform's cache on, LiteLLM's in-memory cache (`cache_params: {type: local}`), and
-Portkey's `cache: {mode: simple}` config, which the open-source Node build accepts but does
-not implement (every answer says `x-portkey-cache-status: DISABLED`). Each phase checks on
-the upstream's counter whether a cache answered.
+Portkey's `x-portkey-config: {"cache": {"mode": "simple"}}`, which the open-source Node
+build accepts but does not implement (every answer says `x-portkey-cache-status:
+DISABLED`). Each phase checks on the upstream's counter whether a cache answered.
+`--stream` sends `stream: true`; a system that fails a stream is left out with the reason
+(Portkey 1.15.2 on Node 20 answers streams with 500). wrk waits 10 s for an answer.
 
 `--profile` runs the upstream and the platform only, loads one path with wrk at 32
 connections and records the platform with py-spy (`record -f raw`), then prints where the
@@ -140,7 +142,7 @@ def ready(system: System, timeout: float = 120, stream: bool = False) -> None:
 
 def start_upstream() -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = launch("upstream", [sys.executable, "bench/upstream.py", "--port", str(port)],
+    proc = launch("upstream", [sys.executable, "-m", "bench.upstream", "--port", str(port)],
                   {"PYTHONPATH": str(ROOT)})
     wait_port(port)
     return proc, f"http://127.0.0.1:{port}"

@@ -2,7 +2,10 @@
 Python allows (uvloop + httptools, one canned answer), so the gateway in front of it is what
 a benchmark measures.
 
-    PYTHONPATH=. .venv/bin/python bench/upstream.py --port 9300
+    PYTHONPATH=. .venv/bin/python -m bench.upstream --port 9300
+
+(A package, not bench/upstream.py: `make bench` runs every bench/*.py, and this one serves
+until stopped.)
 
 POST <anything>/chat/completions answers a chat.completion; with "stream": true, SSE in
 OpenAI's chunk format (role, two content chunks, finish, usage when asked, [DONE]).
