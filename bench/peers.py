@@ -273,10 +273,12 @@ def run_phase(phase: str, upstream: str, rounds: int, seconds: int, stream: bool
                 "portkey": lambda: start_portkey(upstream, cache),
                 "litellm": lambda: start_litellm(upstream, cache, work)}
     systems = [direct]
+    started: list[System] = []  # stopped at the end, including any left out below
     try:
         for name, start in starters.items():
             if name in only:
-                systems.append(start())
+                started.append(start())
+        systems += started
         for system in list(systems):
             try:
                 ready(system, stream=stream)
@@ -297,7 +299,7 @@ def run_phase(phase: str, upstream: str, rounds: int, seconds: int, stream: bool
         report(f"caches {phase}, {'stream: true' if stream else 'sync'}, load after "
                f"{os.getloadavg()[0]:.2f}", results)
     finally:
-        for system in systems:
+        for system in started:
             if system.proc is not None:
                 stop(system.proc)
 
