@@ -302,6 +302,7 @@ def run_phase(phase: str, upstream: str, rounds: int, seconds: int, stream: bool
         for system in started:
             if system.proc is not None:
                 stop(system.proc)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # --- profiling ---------------------------------------------------------------------------
@@ -416,8 +417,10 @@ def profile(kind: str, seconds: int) -> None:
               f"{raw.relative_to(ROOT)}")
         summarise(raw)
     finally:
-        stop(system.proc) if system.proc else None
+        if system.proc is not None:
+            stop(system.proc)
         stop(up_proc)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
