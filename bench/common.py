@@ -25,12 +25,16 @@ wrk.method = "POST"
 wrk.body = os.getenv("WRK_BODY")
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = os.getenv("WRK_AUTH")
+for line in string.gmatch(os.getenv("WRK_HEADERS") or "", "[^\\n]+") do
+  local name, value = line:match("^([^:]+):%s*(.*)$")
+  if name then wrk.headers[name] = value end
+end
 done = function(summary, latency, requests)
   io.write(string.format('{"requests": %d, "duration_us": %d, "errors": %d, "status_errors": %d, '
-    .. '"p50_us": %d, "p99_us": %d}\\n',
+    .. '"p50_us": %d, "p99_us": %d, "mean_us": %.1f}\\n',
     summary.requests, summary.duration,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status, latency:percentile(50), latency:percentile(99)))
+    summary.errors.status, latency:percentile(50), latency:percentile(99), latency.mean))
 end
 """
 
@@ -80,21 +84,27 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def wrk(url: str, body: str, auth: str, *, connections: int, seconds: int) -> dict[str, float]:
-    """POST `body` to `url` as fast as `connections` allow; rps and latency percentiles."""
+def wrk(url: str, body: str, auth: str, *, connections: int, seconds: int,
+        headers: dict[str, str] | None = None, timeout_s: float = 2) -> dict[str, float]:
+    """POST `body` to `url` as fast as `connections` allow; rps and latency percentiles.
+    `auth` is the whole Authorization value ("" sends none); `headers` are added as given;
+    a response slower than `timeout_s` counts as an error (wrk's default is 2 s)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
-        env={**os.environ, "WRK_BODY": body, "WRK_AUTH": auth}, capture_output=True, text=True, check=True,
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout_s}s", "-s", script.name, url],
+        env={**os.environ, "WRK_BODY": body, "WRK_AUTH": auth,
+             "WRK_HEADERS": "\n".join(f"{k}: {v}" for k, v in (headers or {}).items())},
+        capture_output=True, text=True, check=True,
     ).stdout
     os.unlink(script.name)
     stats = json.loads(out.strip().splitlines()[-1])
     return {
         "rps": stats["requests"] / (stats["duration_us"] / 1e6),
         "p50_ms": stats["p50_us"] / 1000, "p99_ms": stats["p99_us"] / 1000,
+        "mean_ms": stats["mean_us"] / 1000,
         "errors": stats["errors"] + stats["status_errors"], "requests": stats["requests"],
     }
 
