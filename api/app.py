@@ -22,6 +22,7 @@ from api.routes import threads as threads_routes
 from api.scopes import enforce_scope
 from api.state import install_state
 from config import Settings, load_settings
+from services.common.gc import freeze_startup_heap
 from services.context import Context, build_context
 
 Hook = Callable[[Context], Awaitable[Callable[[], Awaitable[None]] | None]]
@@ -43,6 +44,7 @@ def create_app(
             for hook in hooks or []:
                 if (stop := await hook(context)) is not None:
                     stoppers.append(stop)
+            freeze_startup_heap()
             yield
         finally:
             for stop in reversed(stoppers):

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api.routes.chatbot_ws import SocketCounter
 from services.context import Context
+from services.threads.turn_limits import GovernedTurnLimiter
 
 
 def install_state(app: FastAPI, ctx: Context) -> None:
@@ -21,6 +22,7 @@ def install_state(app: FastAPI, ctx: Context) -> None:
     state.chatbot_settings = ctx.settings.chatbot
     state.chatbot_sockets = SocketCounter(ctx.settings.chatbot.ws_max_per_user)
     state.turn_runner = ctx.turns
+    state.turn_limiter = GovernedTurnLimiter(ctx.governance.governor, ctx.bridges)
     state.rag, state.embeddings = ctx.rag.service, ctx.rag.embeddings
     governance = ctx.governance
     state.governance, state.governor = governance, governance.governor

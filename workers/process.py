@@ -7,6 +7,7 @@ import logging
 import signal
 
 from config import Settings
+from services.common.gc import freeze_startup_heap
 from services.context import Context, build_context
 from services.observability.exposition import serve_worker_metrics
 from workers.health import start_heartbeat
@@ -50,6 +51,7 @@ async def run_worker(settings: Settings, pools: list[str]) -> None:
         if "metrics" in pools:
             await ctx.metrics.open()
         await runner.start()
+        freeze_startup_heap()
         await stopping.wait()
         log.info("signal received; draining")
         await runner.stop()

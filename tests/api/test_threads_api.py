@@ -154,3 +154,22 @@ async def test_bad_input_is_4xx_naming_the_field(unique: str, tmp_path: Path) ->
         assert bad_cursor.status_code == 422 and fields(bad_cursor) == ["cursor"]
         assert (await api.client.post("/api/v1/chatbot/public-keys", headers=api.org_a,
                                       json={"kid": "k1", "alg": "RS256", "pem": rsa_pair()[1]})).status_code == 201
+
+
+async def test_turns_on_one_thread_are_limited_per_minute(unique: str, tmp_path: Path) -> None:
+    async with chatbot_api(unique, tmp_path, backend="real") as api:
+        made = await api.client.post("/api/v1/config/bridges", headers=api.org_a, json={
+            "name": "tight", "slug": "tight", "type": "chatbot", "provider": "vllm", "model": api.model,
+            "limits": {"per_thread": {"requests_per_minute": 1}}})
+        assert made.status_code == 201, made.text
+        # The turn that opens a thread is counted on the bridge and user, not on a thread yet.
+        first = await api.turn(api.org_a, "one", bridge="tight")
+        thread_id = first.json()["thread_id"]
+        second = await api.turn(api.org_a, "two", bridge="tight", thread_id=thread_id)
+        third = await api.turn(api.org_a, "three", bridge="tight", thread_id=thread_id)
+        other = await api.turn(api.org_a, "elsewhere", bridge="tight")
+        assert (first.status_code, second.status_code, third.status_code, other.status_code) == (200, 200, 429, 200)
+        assert int(third.headers["Retry-After"]) >= 1 and "RateLimit" in third.headers
+        # The refused turn left no message and no gap: the thread goes on at turn 3 later.
+        listed = await api.client.get(f"/api/v1/threads/{thread_id}/messages", headers=api.org_a)
+        assert [m["content"] for m in listed.json()["data"]] == ["one", "sim: one", "two", "sim: two"]

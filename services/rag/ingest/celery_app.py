@@ -87,7 +87,9 @@ def make_celery(
         worker_proc_alive_timeout=30,
     )
 
-    @app.task(name=TASK, bind=True, max_retries=5, acks_late=True)
+    # shared=False: a shared task is added to every Celery app made in the process, and each
+    # app's task must reach its own worker state (several apps live in one test process).
+    @app.task(name=TASK, bind=True, max_retries=5, acks_late=True, shared=False)
     def ingest_document(self: Task, org_id: str, document_id: str) -> None:
         state = app.ingest_state
         if state.loop is None or state.pipeline is None:
