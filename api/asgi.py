@@ -2,7 +2,7 @@
 
 - BodyLimit: a body over the limit answers 413 before the route parses it, whether the
   client sent Content-Length or streamed it chunked.
-- RequestId: takes X-Request-ID or makes one, puts it on every log line and the response.
+- RequestId: takes X-Request-ID (printable ASCII, 64 bytes) or makes one, puts it on every log line and the response.
 """
 
 from __future__ import annotations
@@ -85,8 +85,9 @@ class RequestId:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), None)
-        rid = (rid or uuid.uuid4().hex)[:64]
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")[:64]
+        # Only printable ASCII is echoed back and logged; anything else gets a fresh id.
+        rid = given.decode("ascii") if given and all(0x20 < c < 0x7F for c in given) else uuid.uuid4().hex
         token = request_id_var.set(rid)
 
         async def with_header(message: Any) -> None:

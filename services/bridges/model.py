@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.common.bounded import Bounded
 from services.chat.schemas import ModelRef
 from services.config.paging import sortable_id
 from services.providers.types import HttpTool, ResponseFormat
@@ -78,7 +79,7 @@ class Delivery(BaseModel):
         return self
 
 
-class BridgeSpec(BaseModel):
+class BridgeSpec(Bounded):
     """The versioned half of a bridge: what a run executes."""
 
     model_config = ConfigDict(extra="forbid")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.bridges.model import BridgeType, Delivery, ResolvedBridge
 from services.bridges.render import render
 from services.chat.schemas import ChatJobPayload
+from services.common.bounded import Bounded
 from services.jobs.model import JobKind
 from services.providers.types import Message
 
@@ -23,7 +24,7 @@ OVERRIDABLE = ("temperature", "max_tokens", "stop", "seed", "user", "tool_choice
                "response_format")
 
 
-class BridgeRunRequest(BaseModel):
+class BridgeRunRequest(Bounded):
     """Body of POST /api/v2/model/chat/completion."""
 
     model_config = ConfigDict(extra="forbid")

@@ -20,6 +20,7 @@ from services.bridges.model import (
     Variable,
 )
 from services.chat.schemas import ModelRef
+from services.common.bounded import Bounded
 from services.providers.types import HttpTool
 
 
@@ -36,7 +37,7 @@ class BridgeCreate(BridgeSpec):
         return BridgeSpec.model_validate(self.model_dump(include=set(BridgeSpec.model_fields)))
 
 
-class BridgeUpdate(BaseModel):
+class BridgeUpdate(Bounded):
     """Identity and status apply at once; spec fields edit the draft (publish to run them)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.bounded import Bounded
 from services.errors import Invalid
 from services.providers.types import ContentPart, HttpTool, Message, ResponseFormat, ToolCall
 
@@ -63,7 +64,7 @@ class StreamOptions(_Lenient):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(_Lenient):
+class ChatCompletionRequest(_Lenient, Bounded):
     model: str = Field(min_length=1, max_length=300)
     messages: list[MessageIn] = Field(min_length=1, max_length=1000)
     stream: bool = False

@@ -138,9 +138,11 @@ class JobLifecycle:
 
     async def get(self, org_id: str, job_id: str, *, wait_s: float = 0) -> Job:
         """The org's job (another org's job is NotFound), optionally waiting for it to end."""
-        job = await self.store.wait(job_id, wait_s) if wait_s > 0 else await self.store.get(job_id)
+        job = await self.store.get(job_id)
         if job is None or job.org_id != org_id:
-            raise NotFound(f"job {job_id} not found")
+            raise NotFound(f"job {job_id} not found")  # at once: another org's job never waits
+        if wait_s > 0 and not job.status.terminal:
+            job = await self.store.wait(job_id, wait_s) or job
         return job
 
     async def list_jobs(self, org_id: str, **filters: Any) -> Page:
@@ -319,7 +321,9 @@ class JobLifecycle:
             latest = await self.store.get(job.id)
             if latest is None:
                 # Not a cancel: the record is gone (a job store that lost its data, or expiry).
-                log.error("job record vanished while the job ran; its result is lost")
+                log.error("job record vanished from the job store while the job ran (the store "
+                          "lost its data or the record expired); the job was not cancelled and its "
+                          "result is lost", extra={"job_id": job.id, "status": status.value})
             else:
                 log.info("job was %s while running; result dropped", latest.status.value)
             return latest or job

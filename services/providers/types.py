@@ -11,6 +11,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from services.common.bounded import Bounded
+
 
 class ContentPart(BaseModel):
     type: Literal["text", "image_url"]
@@ -50,7 +52,7 @@ class ResponseFormat(BaseModel):
     json_schema: dict[str, Any] | None = None
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(Bounded):
     messages: list[Message]
     system: str | None = None
     tools: list[HttpTool] = Field(default_factory=list)

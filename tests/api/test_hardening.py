@@ -1,0 +1,123 @@
+"""Client input that used to answer 500 or crash a job later: each is a 4xx naming the field."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.platform import Platform, platform
+
+RUN = "/api/v2/model/chat/completion"
+BRIDGES = "/api/v1/config/bridges"
+
+
+def nested(levels: int) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    node = root
+    for _ in range(levels):
+        node["a"] = {}
+        node = node["a"]
+    return root
+
+
+@pytest.fixture
+async def p(unique: str, tmp_path: Path) -> Any:
+    async with platform("embedded", unique, tmp_path) as running:
+        yield running
+
+
+async def post_raw(p: Platform, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
+    # json.dumps escapes a lone surrogate as \ud800, as a JavaScript client would send it.
+    return await p.client.post(path, content=json.dumps(body).encode(),
+                               headers={**(headers or p.org_a), "content-type": "application/json"})
+
+
+def fields(response: Any) -> list[str]:
+    return [f["field"] for f in response.json()["error"]["fields"]]
+
+
+@pytest.mark.parametrize("levels", [256, 1000, 5000])
+@pytest.mark.parametrize(("extra", "field"), [
+    (lambda deep: {"metadata": deep}, "payload.metadata"),
+    (lambda deep: {"tools": [{"name": "t", "parameters": deep}]}, "payload.tools"),
+    (lambda deep: {"response_format": {"type": "json_schema", "json_schema": deep}}, "payload.response_format"),
+])
+async def test_deep_free_form_json_in_a_job_is_422_naming_the_field(
+    p: Platform, levels: int, extra: Any, field: str,
+) -> None:
+    payload = {"model": "mock-0ms", "messages": [{"role": "user", "content": "deep"}], **extra("DEEP")}
+    # Built as text: json.dumps itself stops near 1,000 levels.
+    text = json.dumps({"kind": "model", "payload": payload}).replace(
+        '"DEEP"', '{"a": ' * levels + "{}" + "}" * levels)
+    response = await p.client.post("/api/v1/jobs", content=text.encode(),
+                                   headers={**p.org_a, "content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    # Past ~1,000 levels the JSON parser itself gives up: the body is named then.
+    assert fields(response) == ([field] if levels < 1000 else ["body"])
+    assert "deep" in response.text
+
+
+@pytest.mark.parametrize("body", [
+    {"metadata": nested(300)},
+    {"tools": [{"type": "function", "function": {"name": "t", "parameters": nested(300)}}]},
+    {"response_format": {"type": "json_schema", "json_schema": nested(300)}},
+])
+async def test_deep_json_on_the_openai_endpoint_is_422(p: Platform, body: dict[str, Any]) -> None:
+    response = await post_raw(p, "/v1/chat/completions", {
+        "model": "mock/mock-0ms", "messages": [{"role": "user", "content": "hi"}], **body})
+    # `metadata` is an unknown OpenAI parameter: ignored, not an error.
+    if "metadata" in body:
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code == 422, response.text
+
+
+async def test_a_lone_surrogate_is_422_on_both_chat_endpoints(p: Platform) -> None:
+    messages = [{"role": "user", "content": "bad \ud800 text"}]
+    compat = await post_raw(p, "/v1/chat/completions", {"model": "mock/mock-0ms", "messages": messages})
+    assert compat.status_code == 422, compat.text
+    assert "messages" in fields(compat)[0]
+    job = await post_raw(p, "/api/v1/jobs", {"kind": "model", "payload": {"model": "mock-0ms", "messages": messages}})
+    assert job.status_code == 422, job.text
+    assert fields(job) == ["payload.messages"]
+    assert "surrogate" in job.text
+    # Nothing was recorded for the org.
+    assert (await p.client.get("/api/v1/jobs", headers=p.org_a)).json()["data"] == []
+
+
+async def test_deep_variables_on_a_bridge_run_are_422(p: Platform) -> None:
+    response = await post_raw(p, RUN, {"slug": "any", "user": "hi", "variables": nested(300)})
+    assert response.status_code == 422, response.text
+    assert fields(response) == ["variables"]
+
+
+async def test_a_non_utf8_request_id_gets_a_fresh_one(p: Platform) -> None:
+    for raw in (b"\xff\xfe\xfd", b"ok\x00id"):
+        response = await p.client.get("/healthcheck", headers=[(b"x-request-id", raw)])
+        assert response.status_code == 200
+        assert response.headers["x-request-id"] != raw.decode("latin-1")
+        assert len(response.headers["x-request-id"]) == 32
+    kept = await p.client.get("/healthcheck", headers={"x-request-id": "trace-123"})
+    assert kept.headers["x-request-id"] == "trace-123"
+
+
+@pytest.mark.parametrize("params", [
+    {"to": "0001-01-01"}, {"to": "9999-12-31T23:00:00-05:00"}, {"from": "0001-01-01T00:00:00+05:00"},
+])
+async def test_usage_dates_out_of_range_are_422(p: Platform, params: dict[str, str]) -> None:
+    response = await p.client.get("/api/v1/usage", params=params, headers=p.org_a)
+    assert response.status_code == 422, response.text
+    assert fields(response)[0] in params
+
+
+async def test_wait_on_another_orgs_job_is_404_at_once(unique: str, tmp_path: Path) -> None:
+    async with platform("embedded", unique, tmp_path, workers=False) as p:
+        job = (await p.submit("queued forever")).json()
+        # A liveness bound far below the 60 s the wait asks for: the answer must not wait.
+        response = await asyncio.wait_for(
+            p.client.get(f"/api/v1/jobs/{job['id']}", params={"wait": 60}, headers=p.org_b), timeout=20)
+        assert response.status_code == 404
