@@ -121,3 +121,34 @@ async def test_wait_on_another_orgs_job_is_404_at_once(unique: str, tmp_path: Pa
         response = await asyncio.wait_for(
             p.client.get(f"/api/v1/jobs/{job['id']}", params={"wait": 60}, headers=p.org_b), timeout=20)
         assert response.status_code == 404
+
+
+@pytest.mark.parametrize(("extra", "field"), [
+    ({"response_format": {"type": "webhook", "url": "http://127.0.0.1:9/h"}}, "response_format.url"),
+    ({"response_format": {"type": "webhook", "url": "http://169.254.169.254/latest"}}, "response_format.url"),
+    ({"tools": [{"name": "lookup", "url": "http://10.0.0.1/x"}]}, "tools[0].url"),
+    ({"tools": [{"name": "ok", "url": "https://93.184.215.14/x"},
+                {"name": "meta", "url": "http://[::ffff:169.254.169.254]/"}]}, "tools[1].url"),
+])
+async def test_a_bridge_with_an_internal_url_is_refused_on_save(
+    p: Platform, extra: dict[str, Any], field: str,
+) -> None:
+    body = {"name": "Internal", "model": "mock-0ms", **extra}
+    created = await p.client.post(BRIDGES, json=body, headers=p.org_a)
+    assert created.status_code == 422, created.text
+    assert fields(created) == [field]
+    # The same URL through an edit of a valid bridge.
+    fine = await p.client.post(BRIDGES, json={"name": "Fine", "model": "mock-0ms"}, headers=p.org_a)
+    assert fine.status_code == 201
+    edited = await p.client.patch(f"{BRIDGES}/{fine.json()['id']}", json=extra, headers=p.org_a)
+    assert edited.status_code == 422, edited.text
+    assert fields(edited) == [field]
+
+
+async def test_a_run_with_an_internal_webhook_url_is_refused(p: Platform) -> None:
+    created = await p.client.post(BRIDGES, json={"name": "Run", "model": "mock-0ms"}, headers=p.org_a)
+    run = await p.client.post(RUN, headers=p.org_a, json={
+        "bridge_id": created.json()["id"], "user": "hi",
+        "response_format": {"type": "webhook", "url": "http://0177.0.0.1:8080/h"}})
+    assert run.status_code == 422, run.text
+    assert fields(run) == ["payload.webhook.url"]
