@@ -33,7 +33,7 @@ async def run_worker(settings: Settings, pools: list[str]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    server = serve_worker_metrics(settings.app.metrics_port)
+    server = serve_worker_metrics(settings.app.metrics_port, settings.app.metrics_host)
     try:
         runner = await start_runner(ctx, pools)
         await stopping.wait()

@@ -36,6 +36,9 @@ class KeyCache:
         while len(self._entries) > CACHE_SIZE:
             self._entries.popitem(last=False)
 
+    def forget(self, key_hash: str) -> None:
+        self._entries.pop(key_hash, None)
+
     def clear(self) -> None:
         self._entries.clear()
 
@@ -88,6 +91,10 @@ class KeyService:
         return Page(items=keys, next_cursor=keys[-1].id if more else None)
 
     async def revoke(self, org_id: str, key_id: str) -> None:
-        """Other processes' caches accept a revoked key for up to HIT_TTL_S (30 s)."""
+        """Refused at once by this process; other processes' caches accept a revoked key for
+        up to HIT_TTL_S (30 s)."""
         if not await self.store.revoke_api_key(org_id, key_id):
             raise NotFound(f"API key {key_id!r} not found", code="api_key_not_found")
+        for key in await self.store.list_api_keys(org_id):
+            if key.id == key_id:
+                self.cache.forget(key.key_hash)

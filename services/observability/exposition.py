@@ -45,7 +45,7 @@ class MetricsServer:
     stop: Callable[[], None]
 
 
-def start_metrics_server(port: int, addr: str = "0.0.0.0") -> MetricsServer:
+def start_metrics_server(port: int, addr: str = "127.0.0.1") -> MetricsServer:
     """Serve GET /metrics on `port` from a daemon thread (port 0 picks a free one).
 
     A thread rather than the event loop: a scrape never waits behind busy handlers, and a
@@ -63,13 +63,13 @@ def start_metrics_server(port: int, addr: str = "0.0.0.0") -> MetricsServer:
     return MetricsServer(bound, stop)
 
 
-def serve_worker_metrics(port: int) -> MetricsServer | None:
+def serve_worker_metrics(port: int, addr: str = "127.0.0.1") -> MetricsServer | None:
     """Start the worker's metrics server; a port already taken (several workers on one
     host outside Kubernetes) is logged and skipped rather than stopping the worker."""
     if not port:
         return None
     try:
-        return start_metrics_server(port)
+        return start_metrics_server(port, addr)
     except OSError as exc:
         log.warning("metrics port unavailable; this worker serves no /metrics",
                     extra={"port": port, "error": str(exc)})
