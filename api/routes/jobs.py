@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CtxDep, OrgDep
 from api.responses import Json
@@ -18,6 +18,7 @@ _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+(?:\.\d+)?)")
 
 
 class JobSubmit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     kind: str = Field(min_length=1, max_length=64, description="model, chatbot, rag, or another registered kind")
     payload: dict[str, Any] = Field(default_factory=dict)
 

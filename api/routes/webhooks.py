@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CtxDep, OrgDep
 from api.responses import Json
@@ -20,6 +20,7 @@ _CURSOR = re.compile(r"dlv_[0-9a-f]{26}")
 
 
 class EndpointCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     url: str = Field(min_length=1, max_length=2048)
     description: str = Field(default="", max_length=500)
     # Empty: every event.
@@ -28,6 +29,7 @@ class EndpointCreate(BaseModel):
 
 
 class EndpointPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     url: str | None = Field(default=None, min_length=1, max_length=2048)
     description: str | None = Field(default=None, max_length=500)
     event_types: list[str] | None = Field(default=None, max_length=10)
@@ -35,6 +37,7 @@ class EndpointPatch(BaseModel):
 
 
 class Rotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     # How long the old secret keeps signing; the default is WEBHOOKS_ROTATION_OVERLAP_S.
     overlap_s: float | None = Field(default=None, ge=0, le=7 * 24 * 3600)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.providers.types import ChatRequest
 from services.webhooks.models import WebhookTarget
 
 
 class ModelRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     provider: str = Field(min_length=1, max_length=64)
     model: str = Field(min_length=1, max_length=200)
 

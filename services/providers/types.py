@@ -9,26 +9,32 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.bounded import Bounded
 
 
-class ContentPart(BaseModel):
+class _Strict(BaseModel):
+    """A request-side model: an unknown field is a 422 naming it, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContentPart(_Strict):
     type: Literal["text", "image_url"]
     text: str | None = None
     # data: URLs or https URLs; adapters convert to their provider's image block.
     image_url: str | None = None
 
 
-class ToolCall(BaseModel):
+class ToolCall(_Strict):
     id: str
     name: str
     # JSON text exactly as the model produced it (it may be invalid JSON).
     arguments: str
 
 
-class Message(BaseModel):
+class Message(_Strict):
     role: Literal["system", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
     tool_calls: list[ToolCall] | None = None
@@ -36,7 +42,7 @@ class Message(BaseModel):
     name: str | None = None
 
 
-class HttpTool(BaseModel):
+class HttpTool(_Strict):
     """A tool the platform executes itself by calling the integrator's HTTP endpoint."""
 
     name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
@@ -47,12 +53,12 @@ class HttpTool(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-class ResponseFormat(BaseModel):
+class ResponseFormat(_Strict):
     type: Literal["text", "json_object", "json_schema"] = "text"
     json_schema: dict[str, Any] | None = None
 
 
-class ChatRequest(Bounded):
+class ChatRequest(Bounded, _Strict):
     messages: list[Message]
     system: str | None = None
     tools: list[HttpTool] = Field(default_factory=list)

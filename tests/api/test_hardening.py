@@ -152,3 +152,36 @@ async def test_a_run_with_an_internal_webhook_url_is_refused(p: Platform) -> Non
         "response_format": {"type": "webhook", "url": "http://0177.0.0.1:8080/h"}})
     assert run.status_code == 422, run.text
     assert fields(run) == ["payload.webhook.url"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"kind": "model", "payload": {"messages": [{"role": "user", "content": "x"}]}, "priority": 1}, "priority"),
+    ({"kind": "model", "payload": {"messages": [{"role": "user", "content": "x"}], "temprature": 0.2}},
+     "payload.temprature"),
+    ({"kind": "model", "payload": {"messages": [{"role": "user", "content": "x", "contnet": "y"}]}},
+     "payload.messages.0.contnet"),
+    ({"kind": "model", "payload": {"provider": "nope", "messages": [{"role": "user", "content": "x"}]}},
+     "payload.provider"),
+    ({"kind": "model", "payload": {"provider": "openai", "model": "gpt-made-up",
+                                   "messages": [{"role": "user", "content": "x"}]}}, "payload.model"),
+    ({"kind": "model", "payload": {"messages": [{"role": "user", "content": "x"}],
+                                   "fallbacks": [{"provider": "mock", "model": "mock-embed"}]}},
+     "payload.fallbacks.0.model"),
+])
+async def test_unknown_fields_providers_and_models_are_422_at_submit(
+    p: Platform, body: dict[str, Any], field: str,
+) -> None:
+    response = await p.client.post("/api/v1/jobs", json=body, headers=p.org_a)
+    assert response.status_code == 422, response.text
+    assert field in fields(response)
+    assert (await p.client.get("/api/v1/jobs", headers=p.org_a)).json()["data"] == []
+
+
+async def test_the_openai_endpoint_ignores_unknown_parameters_but_not_unknown_models(p: Platform) -> None:
+    fine = await p.client.post("/v1/chat/completions", headers=p.org_a, json={
+        "model": "mock/mock-0ms", "messages": [{"role": "user", "content": "hi"}],
+        "logit_bias": {"1": 2}, "parallel_tool_calls": True})
+    assert fine.status_code == 200, fine.text
+    unknown = await p.client.post("/v1/chat/completions", headers=p.org_a, json={
+        "model": "openai/gpt-made-up", "messages": [{"role": "user", "content": "hi"}]})
+    assert unknown.status_code in (404, 422), unknown.text
