@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
-from api.asgi import BodyLimit, RequestId
+from api import errors, openapi
+from api.asgi import AllowedMethods, BodyLimit, RequestId
 from api.middleware import PrometheusMiddleware
 from api.responses import Json
 from api.routes import all_routers
@@ -51,10 +51,12 @@ def create_app(
     if ctx is not None:
         app.state.ctx = ctx
     errors.install(app)
+    openapi.install(app)
     for router in all_routers():
         app.include_router(router)
     max_body = (settings or (ctx.settings if ctx else None) or load_settings()).app.max_body_bytes
     app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(AllowedMethods, routes=app.router.routes)
     app.add_middleware(RequestId)
     # Outermost, so a request refused by an inner middleware (413) is counted too.
     app.add_middleware(PrometheusMiddleware)

@@ -99,3 +99,46 @@ class RequestId:
             await self.app(scope, receive, with_header)
         finally:
             request_id_var.reset(token)
+
+
+class AllowedMethods:
+    """OPTIONS on a known path answers 204 with `Allow` listing every method of that path, and
+    a 405 lists them all too (the router alone lists only the first route that matched the
+    path, e.g. GET but not POST on /api/v1/jobs). Costs nothing on other requests."""
+
+    def __init__(self, app: Any, routes: list[Any]) -> None:
+        self.app = app
+        self.routes = routes
+
+    def _allowed(self, scope: Scope) -> list[str]:
+        from starlette.routing import Match
+
+        methods: set[str] = set()
+        for route in self.routes:
+            route_methods = getattr(route, "methods", None)
+            if route_methods and route.matches({**scope, "method": next(iter(route_methods))})[0] == Match.FULL:
+                methods |= set(route_methods)
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods | ({"OPTIONS"} if methods else set()))
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            allowed = self._allowed(scope)
+            if allowed:
+                await send({"type": "http.response.start", "status": 204,
+                            "headers": [(b"allow", ", ".join(allowed).encode())]})
+                await send({"type": "http.response.body", "body": b""})
+                return
+
+        async def with_allow(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                allow = ", ".join(self._allowed(scope)).encode()
+                message["headers"] = [*(h for h in message.get("headers", []) if h[0].lower() != b"allow"),
+                                      (b"allow", allow)]
+            await send(message)
+
+        await self.app(scope, receive, with_allow)

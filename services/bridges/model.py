@@ -58,7 +58,10 @@ class BridgeParams(BaseModel):
 
 class CachePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # False: never cached. True: cached when the request is deterministic (temperature 0 or a
+    # seed). `always` also caches sampled requests (the bridge opts in to repeated answers).
     enabled: bool = True
+    always: bool = False
     ttl_s: int = Field(default=3600, ge=0, le=30 * 24 * 3600)
 
 

@@ -80,7 +80,7 @@ def build_payload(
         "temperature": params.temperature, "max_tokens": params.max_tokens,
         "stop": params.stop, "seed": params.seed,
         "provider": spec.provider, "model": spec.model, "fallbacks": spec.fallbacks,
-        "cache": spec.cache.enabled, "stream": stream, "metadata": metadata,
+        "cache": (None if not spec.cache.always else True) if spec.cache.enabled else False, "stream": stream, "metadata": metadata,
     }
     for name, value in (overrides or {}).items():
         if name in OVERRIDABLE and value is not None:

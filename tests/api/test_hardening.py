@@ -185,3 +185,17 @@ async def test_the_openai_endpoint_ignores_unknown_parameters_but_not_unknown_mo
     unknown = await p.client.post("/v1/chat/completions", headers=p.org_a, json={
         "model": "openai/gpt-made-up", "messages": [{"role": "user", "content": "hi"}]})
     assert unknown.status_code in (404, 422), unknown.text
+
+
+async def test_only_deterministic_or_opted_in_requests_are_served_from_the_cache(p: Platform) -> None:
+    async def cache_of(**payload: Any) -> str:
+        done = (await p.submit("same question", wait=10, **payload)).json()
+        assert done["status"] == "succeeded", done
+        return str(done["meta"]["cache"])
+
+    # Sampling at the provider's default temperature: asked twice, answered twice.
+    assert [await cache_of(), await cache_of()] == ["bypass", "bypass"]
+    assert [await cache_of(temperature=0), await cache_of(temperature=0)] == ["miss", "hit"]
+    assert [await cache_of(seed=7), await cache_of(seed=7)] == ["miss", "hit"]
+    assert [await cache_of(temperature=0.9, cache=True), await cache_of(temperature=0.9, cache=True)] == ["miss", "hit"]
+    assert await cache_of(temperature=0, cache=False) == "bypass"
