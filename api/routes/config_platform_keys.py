@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1/config/platform-keys", tags=["config"])
 
 
 class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(default="", max_length=200)
 
 

@@ -18,7 +18,7 @@ _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+(?:\.\d+)?)")
 
 
 class JobSubmit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     kind: str = Field(min_length=1, max_length=64, description="model, chatbot, rag, or another registered kind")
     payload: dict[str, Any] = Field(default_factory=dict)
 

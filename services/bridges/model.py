@@ -40,17 +40,17 @@ class Variable(BaseModel):
     name: str = Field(pattern=VARIABLE_PATTERN)
     description: str = Field(default="", max_length=500)
     default: str | None = Field(default=None, max_length=20_000)
-    required: bool = False
+    required: bool = Field(default=False, strict=True)
 
 
 class BridgeParams(BaseModel):
     """Default sampling parameters; a run may not override them (the bridge is the contract)."""
 
     model_config = ConfigDict(extra="forbid")
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, gt=0, le=1_000_000)
+    temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
+    max_tokens: int | None = Field(default=None, gt=0, le=1_000_000, strict=True)
     stop: list[str] | None = Field(default=None, max_length=4)
-    seed: int | None = None
+    seed: int | None = Field(default=None, strict=True)
     tool_choice: str | dict[str, Any] | None = None
     # The model's output format (text / JSON); `BridgeSpec.response_format` is delivery.
     output_format: ResponseFormat | None = None
@@ -60,9 +60,9 @@ class CachePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # False: never cached. True: cached when the request is deterministic (temperature 0 or a
     # seed). `always` also caches sampled requests (the bridge opts in to repeated answers).
-    enabled: bool = True
-    always: bool = False
-    ttl_s: int = Field(default=3600, ge=0, le=30 * 24 * 3600)
+    enabled: bool = Field(default=True, strict=True)
+    always: bool = Field(default=False, strict=True)
+    ttl_s: int = Field(default=3600, ge=0, le=30 * 24 * 3600, strict=True)
 
 
 class Delivery(BaseModel):

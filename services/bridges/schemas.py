@@ -31,7 +31,7 @@ class BridgeCreate(BridgeSpec):
     slug: str | None = Field(default=None, pattern=SLUG_PATTERN)
     type: BridgeType = BridgeType.API
     # Publish the spec as version 1 at once, so the bridge can run straight away.
-    publish: bool = True
+    publish: bool = Field(default=True, strict=True)
 
     def spec(self) -> BridgeSpec:
         return BridgeSpec.model_validate(self.model_dump(include=set(BridgeSpec.model_fields)))

@@ -64,10 +64,10 @@ class ChatRequest(Bounded, _Strict):
     tools: list[HttpTool] = Field(default_factory=list)
     tool_choice: str | dict[str, Any] | None = None
     response_format: ResponseFormat | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
+    max_tokens: int | None = Field(default=None, gt=0, strict=True)
     stop: list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, strict=True)
     user: str | None = None
 
 
