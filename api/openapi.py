@@ -36,8 +36,10 @@ ERROR_SCHEMA: dict[str, Any] = {
     }},
 }
 REASONS = {
-    400: "Bad request", 502: "The provider answered with an error", 401: "Missing, malformed, unknown or revoked API key",
-    403: "The key may not do this", 404: "Not found (or another org's)", 409: "Conflict with the current state",
+    400: "Bad request", 502: "The provider answered with an error",
+    401: "Missing, malformed, unknown or revoked API key",
+    403: "The key may not do this", 404: "Not found (or another org's)",
+    409: "Conflict with the current state",
     413: "Request body too large", 422: "Invalid input: each field named with the reason",
     429: "Too many requests: retry after Retry-After", 503: "A backend is unavailable: retry after Retry-After",
 }

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Header
 
 from api.deps import CtxDep, OrgDep
 from api.openapi import MODEL_CALL_ERRORS
-from api.routes.jobs import JobView
 from api.responses import Json
+from api.routes.jobs import JobView
 from services.bridges.run import BridgeRunRequest, bridge_meta, build_payload, job_kind
 from services.bridges.validate import webhook_target
 from services.jobs.model import Job

@@ -74,7 +74,8 @@ async def get_version(
     return VersionOut.of(await ctx.bridges.version(org_id, bridge_id, version))
 
 
-@router.post("/{bridge_id}/publish", status_code=201, responses={409: {"description": "A concurrent publish took the version"}})
+@router.post("/{bridge_id}/publish", status_code=201,
+             responses={409: {"description": "A concurrent publish took the version"}})
 async def publish_bridge(
     bridge_id: BridgeId, ctx: CtxDep, org_id: OrgDep, body: PublishRequest | None = None,
 ) -> VersionOut:

@@ -26,7 +26,8 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 
 @router.post("/chat/completions", response_model=None, responses={**MODEL_CALL_ERRORS, 200: {
     "description": "The completion (OpenAI's chat.completion), or with `stream: true` its chunks as SSE",
-    "content": {"application/json": {"schema": {"type": "object"}}, "text/event-stream": {"schema": {"type": "string"}}}}})
+    "content": {"application/json": {"schema": {"type": "object"}},
+                "text/event-stream": {"schema": {"type": "string"}}}}})
 async def chat_completions(
     body: ChatCompletionRequest, ctx: CtxDep, org_id: OrgDep,
 ) -> dict[str, Any] | StreamingResponse:

@@ -128,7 +128,8 @@ async def get_delivery(delivery_id: str, ctx: CtxDep, org_id: OrgDep) -> dict[st
     return {**delivery.public(), "attempt_log": [a.model_dump(mode="json") for a in attempts]}
 
 
-@router.post("/deliveries/{delivery_id}/redeliver", status_code=202, responses={409: {"description": "In progress, endpoint deleted or disabled, or event expired"}})
+@router.post("/deliveries/{delivery_id}/redeliver", status_code=202, responses={
+    409: {"description": "In progress, endpoint deleted or disabled, or event expired"}})
 async def redeliver(delivery_id: str, ctx: CtxDep, org_id: OrgDep) -> Json:
     """Send the event again (same webhook-id) with a fresh retry schedule."""
     delivery = await service.redeliver(ctx.webhooks, org_id, delivery_id)

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.common.bounded import Bounded
 from services.chat.schemas import ModelRef
+from services.common.bounded import Bounded
 from services.config.paging import sortable_id
 from services.providers.types import HttpTool, ResponseFormat
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from services.bridges.model import BridgeType, Delivery, ResolvedBridge
 from services.bridges.render import render
@@ -80,7 +80,9 @@ def build_payload(
         "temperature": params.temperature, "max_tokens": params.max_tokens,
         "stop": params.stop, "seed": params.seed,
         "provider": spec.provider, "model": spec.model, "fallbacks": spec.fallbacks,
-        "cache": (None if not spec.cache.always else True) if spec.cache.enabled else False, "stream": stream, "metadata": metadata,
+        # False: never; True: also sampled requests; None: deterministic requests only.
+        "cache": (True if spec.cache.always else None) if spec.cache.enabled else False,
+        "stream": stream, "metadata": metadata,
     }
     for name, value in (overrides or {}).items():
         if name in OVERRIDABLE and value is not None:

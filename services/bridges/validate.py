@@ -84,7 +84,7 @@ async def check_addresses(spec: BridgeSpec, policies: UrlPolicies) -> None:
             await check_url(url, policy)
         except UnsafeTarget as exc:
             raise Invalid(f"{field} is not allowed: {exc.message}", field=field) from exc
-        except Exception:  # noqa: BLE001 - ResolveFailed: checked again at send time
+        except Exception:
             continue
 
 

@@ -15,12 +15,12 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from services.chat.cache_keys import bypass_reason, cache_key
 from services.cache.service import BYPASS, HIT, MISS
+from services.chat.cache_keys import bypass_reason, cache_key
 from services.chat.conversation import StreamOutcome, converse, converse_stream
+from services.chat.known_models import check_model
 from services.chat.routing import Call, Candidate
 from services.chat.runtime import ChatRuntime
-from services.chat.known_models import check_model
 from services.chat.schemas import ChatJobPayload
 from services.jobs.executor import Outcome, RunAttempts, StreamEvent
 from services.jobs.model import Job, JobKind

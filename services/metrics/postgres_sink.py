@@ -101,8 +101,10 @@ def _row(e: MetricEvent) -> tuple[Any, ...]:
     if e.attempts > _INT2_MAX or max(e.input_tokens, e.output_tokens) > _INT4_MAX:
         raise SinkRejected(f"integer out of range for job {e.job_id}")
     return (
-        e.time, *(_text(v) for v in (e.org_id, e.bridge_id, e.bridge_version, e.job_id, e.kind,
-                                       e.provider, e.model, e.status, e.error_class, e.cache)), e.attempts, e.fallback_used, e.queue_ms,
+        e.time,
+        *(_text(v) for v in (e.org_id, e.bridge_id, e.bridge_version, e.job_id, e.kind,
+                             e.provider, e.model, e.status, e.error_class, e.cache)),
+        e.attempts, e.fallback_used, e.queue_ms,
         e.provider_ms, e.total_ms, e.input_tokens, e.output_tokens,
         # Through its shortest repr, so numeric rounds the same decimal text COPY sent.
         Decimal(repr(e.cost_usd)),

@@ -8,7 +8,7 @@ import time
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import ConfigDict, BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class EventType(StrEnum):
