@@ -56,7 +56,7 @@ def create_app(
         app.include_router(router)
     max_body = (settings or (ctx.settings if ctx else None) or load_settings()).app.max_body_bytes
     app.add_middleware(BodyLimit, max_bytes=max_body)
-    app.add_middleware(AllowedMethods, routes=app.router.routes)
+    app.add_middleware(AllowedMethods, paths=lambda: app.openapi()["paths"])
     app.add_middleware(RequestId)
     # Outermost, so a request refused by an inner middleware (413) is counted too.
     app.add_middleware(PrometheusMiddleware)

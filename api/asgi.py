@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -104,30 +106,37 @@ class RequestId:
 class AllowedMethods:
     """OPTIONS on a known path answers 204 with `Allow` listing every method of that path, and
     a 405 lists them all too (the router alone lists only the first route that matched the
-    path, e.g. GET but not POST on /api/v1/jobs). Costs nothing on other requests."""
+    path, e.g. GET but not POST on /api/v1/jobs). The methods come from the OpenAPI document's
+    paths (`paths()`, read on first use), so the answers and the document agree. Costs
+    nothing on other requests."""
 
-    def __init__(self, app: Any, routes: list[Any]) -> None:
+    def __init__(self, app: Any, paths: Callable[[], dict[str, Any]]) -> None:
         self.app = app
-        self.routes = routes
+        self._paths = paths
+        self._table: list[tuple[re.Pattern[str], list[str]]] | None = None
 
-    def _allowed(self, scope: Scope) -> list[str]:
-        from starlette.routing import Match
-
+    def _allowed(self, path: str) -> list[str]:
+        if self._table is None:
+            table = []
+            for template, operations in self._paths().items():
+                pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+                methods = {m.upper() for m in operations}
+                if "GET" in methods:
+                    methods.add("HEAD")
+                table.append((re.compile(pattern + "$"), sorted(methods | {"OPTIONS"})))
+            self._table = table
         methods: set[str] = set()
-        for route in self.routes:
-            route_methods = getattr(route, "methods", None)
-            if route_methods and route.matches({**scope, "method": next(iter(route_methods))})[0] == Match.FULL:
-                methods |= set(route_methods)
-        if "GET" in methods:
-            methods.add("HEAD")
-        return sorted(methods | ({"OPTIONS"} if methods else set()))
+        for pattern, allowed in self._table:
+            if pattern.match(path):
+                methods |= set(allowed)
+        return sorted(methods)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if scope["method"] == "OPTIONS":
-            allowed = self._allowed(scope)
+            allowed = self._allowed(scope["path"])
             if allowed:
                 await send({"type": "http.response.start", "status": 204,
                             "headers": [(b"allow", ", ".join(allowed).encode())]})
@@ -136,7 +145,7 @@ class AllowedMethods:
 
         async def with_allow(message: Any) -> None:
             if message["type"] == "http.response.start" and message["status"] == 405:
-                allow = ", ".join(self._allowed(scope)).encode()
+                allow = ", ".join(self._allowed(scope["path"])).encode()
                 message["headers"] = [*(h for h in message.get("headers", []) if h[0].lower() != b"allow"),
                                       (b"allow", allow)]
             await send(message)

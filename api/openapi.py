@@ -92,6 +92,8 @@ def document(app: FastAPI) -> dict[str, Any]:
             for code in sorted(_error_codes(path, op)):
                 declared = responses.get(str(code), {})
                 schema = declared.get("content", {}).get("application/json", {}).get("schema")
+                if schema == {"$ref": "#/components/schemas/HTTPValidationError"}:
+                    schema = None  # FastAPI's default 422 body: ours is the Error body
                 entry: dict[str, Any] = {
                     "description": declared.get("description") or REASONS.get(code, "Error"),
                     # A route's own model for an error status (e.g. /ready's 503) is kept.
