@@ -1,5 +1,6 @@
 """The webhook store port: endpoints and secrets (kept), events, deliveries and their
-attempt log (expire with job retention).
+attempt log (expire with job retention). The runtime's store is a `SplitWebhookStore`:
+endpoints and secrets from a `WebhookConfigStore` (below), the rest from Redis or memory.
 
 Adapters: `memory_store.MemoryWebhookStore` (embedded) and `redis_store.RedisWebhookStore`
 (production). tests/services/webhooks/test_store_contract.py runs against both.
