@@ -42,5 +42,5 @@ def test_bypass_rules() -> None:
     assert bypass_reason(_p(temperature=0.7)) == "sampling_without_seed"
     assert bypass_reason(_p(temperature=0.7, metadata={"deterministic": True})) is None
     tool = {"name": "weather", "url": "https://tools.example.com/weather"}
-    assert bypass_reason(_p(tools=[tool])) == "http_tools"
+    assert bypass_reason(_p(tools=[tool], temperature=0)) == "http_tools"
     assert bypass_reason(_p(tools=[{"name": "client_side"}], temperature=0)) is None
