@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import errors, openapi
 from api.asgi import AllowedMethods, BodyLimit, RequestId
+from api.deps import known_query_params
 from api.middleware import PrometheusMiddleware
 from api.responses import Json
 from api.routes import all_routers
@@ -46,7 +47,7 @@ def create_app(
 
     app = FastAPI(
         title="ai-middleware", version="0.1.0", lifespan=lifespan,
-        default_response_class=Json,
+        default_response_class=Json, dependencies=[Depends(known_query_params)],
     )
     if ctx is not None:
         app.state.ctx = ctx

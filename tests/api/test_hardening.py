@@ -199,3 +199,10 @@ async def test_only_deterministic_or_opted_in_requests_are_served_from_the_cache
     assert [await cache_of(seed=7), await cache_of(seed=7)] == ["miss", "hit"]
     assert [await cache_of(temperature=0.9, cache=True), await cache_of(temperature=0.9, cache=True)] == ["miss", "hit"]
     assert await cache_of(temperature=0, cache=False) == "bypass"
+
+
+async def test_an_unknown_query_parameter_is_422_naming_it(p: Platform) -> None:
+    response = await p.client.get("/api/v1/jobs", params={"stauts": "failed"}, headers=p.org_a)
+    assert response.status_code == 422
+    assert fields(response) == ["stauts"]
+    assert (await p.client.get("/api/v1/jobs", params={"status": "failed"}, headers=p.org_a)).status_code == 200
