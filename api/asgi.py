@@ -119,17 +119,17 @@ class AllowedMethods:
         if self._table is None:
             table = []
             for template, operations in self._paths().items():
-                pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
-                methods = {m.upper() for m in operations}
-                if "GET" in methods:
-                    methods.add("HEAD")
-                table.append((re.compile(pattern + "$"), sorted(methods | {"OPTIONS"})))
+                regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+                declared = {m.upper() for m in operations}
+                if "GET" in declared:
+                    declared.add("HEAD")
+                table.append((re.compile(regex + "$"), sorted(declared | {"OPTIONS"})))
             self._table = table
-        methods: set[str] = set()
-        for pattern, allowed in self._table:
-            if pattern.match(path):
-                methods |= set(allowed)
-        return sorted(methods)
+        found: set[str] = set()
+        for compiled, allowed in self._table:
+            if compiled.match(path):
+                found |= set(allowed)
+        return sorted(found)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
