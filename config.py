@@ -9,13 +9,39 @@ start-up error naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import cached_property
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev", "development"}
+
+
+def _comma_or_json(value: Any) -> Any:
+    """A list from the environment: a JSON list or the comma-separated form."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+def _cidrs(values: list[str]) -> list[str]:
+    for value in values:
+        ipaddress.ip_network(value, strict=False)  # ValueError names the bad entry
+    return values
+
+
+StrList = Annotated[list[str], NoDecode, BeforeValidator(_comma_or_json)]
+CidrList = Annotated[list[str], NoDecode, BeforeValidator(_comma_or_json), AfterValidator(_cidrs)]
+
+
+class InvalidSettings(ValueError):
+    """A setting the environment got wrong; the message is one line naming the variable."""
 
 
 def _section(prefix: str) -> SettingsConfigDict:
@@ -33,7 +59,8 @@ class AppSettings(BaseSettings):
     model_config = _section("APP_")
     environment: str = Field(default="development", validation_alias=AliasChoices("ENVIRONMENT", "APP_ENVIRONMENT"))
     port: int = Field(default=8080, validation_alias=AliasChoices("PORT", "APP_PORT"))
-    host: str = "0.0.0.0"
+    # Loopback unless configured: containers set APP_HOST=0.0.0.0 (Dockerfile, k8s).
+    host: str = "127.0.0.1"
     # CONSUMER_STATUS=true makes an API process also run the job pools (single-deployment mode).
     consumer_status: bool = Field(default=False, validation_alias=AliasChoices("CONSUMER_STATUS"))
     max_body_bytes: int = 1024 * 1024
@@ -42,6 +69,7 @@ class AppSettings(BaseSettings):
     data_dir: str = ".data"
     # Worker processes serve GET /metrics on this port (the API serves it on its own); 0: off.
     metrics_port: int = 9100
+    metrics_host: str = "127.0.0.1"
     # Queue depths are sampled into aim_queue_depth_messages this often by API processes.
     queue_depth_interval_s: float = 15.0
 
@@ -149,9 +177,9 @@ class WebhookSettings(BaseSettings):
     rotation_overlap_s: float = 24 * 3600
     response_body_max_bytes: int = 2048
     # Targets exempt from the private-address check (development and tests only):
-    # host names and CIDRs, JSON lists in the environment.
-    allow_hosts: list[str] = Field(default_factory=list)
-    allow_cidrs: list[str] = Field(default_factory=list)
+    # host names and CIDRs, comma-separated or JSON lists in the environment.
+    allow_hosts: StrList = Field(default_factory=list)
+    allow_cidrs: CidrList = Field(default_factory=list)
 
 
 class ResilienceSettings(BaseSettings):
@@ -194,9 +222,9 @@ class ChatSettings(BaseSettings):
     tool_timeout_s: float = 10.0
     tool_max_response_bytes: int = 32 * 1024
     # Tool URLs exempt from the private-address check (development and tests only):
-    # host names and CIDRs, JSON lists in the environment.
-    tool_allow_hosts: list[str] = Field(default_factory=list)
-    tool_allow_cidrs: list[str] = Field(default_factory=list)
+    # host names and CIDRs, comma-separated or JSON lists in the environment.
+    tool_allow_hosts: StrList = Field(default_factory=list)
+    tool_allow_cidrs: CidrList = Field(default_factory=list)
     # Streamed chunks kept per job (Redis stream MAXLEN) and how long they outlive the job.
     stream_maxlen: int = 10_000
     stream_ttl_s: int = 3600
@@ -383,6 +411,30 @@ class Settings(BaseSettings):
         return not (self.rabbit.url or self.redis.url)
 
 
+def _variable(section: str | None, field: str) -> str:
+    """The environment variable of `field` (an alias, or a field of the titled section)."""
+    if field.isupper():
+        return field
+    sections = [cls for cls in BaseSettings.__subclasses__() if cls.__module__ == __name__
+                and (section is None or cls.__name__ == section) and field in cls.model_fields]
+    names = [f"{cls.model_config.get('env_prefix', '')}{field}".upper() for cls in sections]
+    return " or ".join(names) or field
+
+
+def _one_line(exc: ValidationError | SettingsError) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        message = str(err["msg"]).removeprefix("Value error, ")
+        return f"{_variable(exc.title, loc[-1])}: {message}" if loc else message
+    field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
+    return f"{_variable(None, field)}: cannot be parsed ({exc})"
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from the environment; keyword overrides replace whole sections."""
-    return Settings(**overrides)
+    """Build settings from the environment; keyword overrides replace whole sections.
+    An invalid value raises InvalidSettings with one line naming the variable."""
+    try:
+        return Settings(**overrides)
+    except (ValidationError, SettingsError) as exc:
+        raise InvalidSettings(_one_line(exc)) from None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from config import Settings, load_settings
+from config import InvalidSettings, Settings, load_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -38,11 +38,33 @@ log = logging.getLogger("ai_middleware")
 _EXAMPLE_BODY = '{"kind":"model","payload":{"messages":[{"role":"user","content":"hi"}]}}'
 
 
+def _settings() -> Settings:
+    """The settings, or exit with one line naming the variable that is wrong."""
+    try:
+        return load_settings()
+    except InvalidSettings as exc:
+        raise SystemExit(f"invalid setting: {exc}") from None
+
+
 def _dev_key_path(settings: Settings) -> Path:
     return Path(settings.app.data_dir) / "dev-api-key"
 
 
-async def _dev_key_hook(ctx: Context) -> None:
+async def _when_listening(host: str, port: int, then: Callable[[], None]) -> None:
+    """Call `then` once the port accepts connections (the server binds after the lifespan)."""
+    probe = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+    while True:
+        try:
+            _, writer = await asyncio.open_connection(probe, port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        then()
+        return
+
+
+async def _dev_key_hook(ctx: Context) -> Callable[[], Awaitable[None]] | None:
     """On the embedded config store, make sure a development key exists and print it."""
     if ctx.settings.mongo.url or ctx.settings.app.production:
         return None
@@ -57,12 +79,20 @@ async def _dev_key_hook(ctx: Context) -> None:
         path.chmod(0o600)
     await ctx.keys.register_raw("dev", raw, name="development")
     port = ctx.settings.app.port
-    print(f"\n  ai-middleware is up on http://127.0.0.1:{port}  (org 'dev')\n"
-          f"  Development API key: {raw}\n"
-          f"  Try: curl -s -H 'Authorization: Bearer {raw}' -H 'content-type: application/json' \\\n"
-          f"         -d '{_EXAMPLE_BODY}' \\\n"
-          f"         'http://127.0.0.1:{port}/api/v1/jobs?wait=5'\n", flush=True)
-    return None
+
+    def banner() -> None:
+        print(f"\n  ai-middleware is up on http://127.0.0.1:{port}  (org 'dev')\n"
+              f"  Development API key: {raw}\n"
+              f"  Try: curl -s -H 'Authorization: Bearer {raw}' -H 'content-type: application/json' \\\n"
+              f"         -d '{_EXAMPLE_BODY}' \\\n"
+              f"         'http://127.0.0.1:{port}/api/v1/jobs?wait=5'\n", flush=True)
+
+    waiting = asyncio.create_task(_when_listening(ctx.settings.app.host, port, banner))
+
+    async def stop() -> None:
+        waiting.cancel()
+
+    return stop
 
 
 def build_app(settings: Settings | None = None, *, with_workers: bool | None = None) -> FastAPI:
@@ -71,7 +101,7 @@ def build_app(settings: Settings | None = None, *, with_workers: bool | None = N
     from services.observability import tracing
     from workers.process import start_runner
 
-    settings = settings or load_settings()
+    settings = settings or _settings()
     run_workers = with_workers if with_workers is not None else (
         not settings.rabbit.url or settings.app.consumer_status)
     tracing.setup(settings.tracing, "ai-middleware-all" if run_workers else "ai-middleware-api")
@@ -104,7 +134,7 @@ def _serve(app: FastAPI, settings: Settings) -> None:
 def _configure() -> Settings:
     from services.common.logging import configure_logging
 
-    settings = load_settings()
+    settings = _settings()
     configure_logging(settings.app.log_level)
     return settings
 
@@ -143,6 +173,10 @@ def worker(pool: Annotated[str, typer.Option(help="comma-separated pools, e.g. m
             raise typer.BadParameter("run the ingest pool in its own process", param_hint="--pool")
         run_ingest_worker(settings)
         return
+    if not settings.rabbit.url:
+        raise SystemExit("python index.py worker needs QUEUE_CONNECTIONURL: with the embedded broker "
+                         "a separate worker has nothing to consume (python index.py runs the API and "
+                         "every pool in one process).")
     stop_tracing = tracing.setup(settings.tracing, f"ai-middleware-worker-{pool.replace(',', '-')}")
     try:
         uvloop.run(run_worker(settings, pools))
@@ -158,7 +192,7 @@ def keys_create(org: Annotated[str, typer.Option(help="org id")],
     from services.stores import create_stores
 
     async def run() -> str:
-        stores = create_stores(load_settings())
+        stores = create_stores(_settings())
         await stores.connect()
         try:
             raw, _ = await KeyService(stores.keys).create(org, name)
@@ -178,7 +212,7 @@ def reencrypt_credentials() -> None:
     from services.context import build_context
 
     async def run() -> int:
-        ctx = await build_context(load_settings(), role="cli")
+        ctx = await build_context(_settings(), role="cli")
         try:
             return await ctx.credentials.reencrypt_all()
         finally:

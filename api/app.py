@@ -11,8 +11,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from api import errors
-from api.asgi import BodyLimit, RequestId
+from api import errors, openapi
+from api.asgi import AllowedMethods, BodyLimit, RequestId
+from api.deps import known_query_params
 from api.drain import install_drain
 from api.middleware import PrometheusMiddleware, TracingMiddleware
 from api.responses import Json
@@ -54,13 +55,14 @@ def create_app(
 
     app = FastAPI(
         title="ai-middleware", version="0.1.0", lifespan=lifespan,
-        default_response_class=Json, dependencies=[Depends(enforce_scope)],
+        default_response_class=Json, dependencies=[Depends(enforce_scope), Depends(known_query_params)],
     )
     if ctx is not None:
         app.state.ctx = ctx
         install_state(app, ctx)
     install_drain(app)
     errors.install(app)
+    openapi.install(app)
     for router in all_routers():
         app.include_router(router)
     app.include_router(threads_routes.router)
@@ -68,6 +70,7 @@ def create_app(
     app.include_router(chatbot_ws.router)
     max_body = (settings or (ctx.settings if ctx else None) or load_settings()).app.max_body_bytes
     app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(AllowedMethods, paths=lambda: app.openapi()["paths"])
     app.add_middleware(RequestId)
     app.add_middleware(TracingMiddleware)
     # Outermost, so a request refused by an inner middleware (413) is counted too.

@@ -2,12 +2,14 @@
 
 - BodyLimit: a body over the limit answers 413 before the route parses it, whether the
   client sent Content-Length or streamed it chunked.
-- RequestId: takes X-Request-ID or makes one, puts it on every log line and the response.
+- RequestId: takes X-Request-ID (printable ASCII, 64 bytes) or makes one, puts it on every log line and the response.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -85,8 +87,9 @@ class RequestId:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = next((v.decode() for k, v in scope["headers"] if k == b"x-request-id"), None)
-        rid = (rid or uuid.uuid4().hex)[:64]
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")[:64]
+        # Only printable ASCII is echoed back and logged; anything else gets a fresh id.
+        rid = given.decode("ascii") if given and all(0x20 < c < 0x7F for c in given) else uuid.uuid4().hex
         token = request_id_var.set(rid)
 
         async def with_header(message: Any) -> None:
@@ -98,3 +101,53 @@ class RequestId:
             await self.app(scope, receive, with_header)
         finally:
             request_id_var.reset(token)
+
+
+class AllowedMethods:
+    """OPTIONS on a known path answers 204 with `Allow` listing every method of that path, and
+    a 405 lists them all too (the router alone lists only the first route that matched the
+    path, e.g. GET but not POST on /api/v1/jobs). The methods come from the OpenAPI document's
+    paths (`paths()`, read on first use), so the answers and the document agree. Costs
+    nothing on other requests."""
+
+    def __init__(self, app: Any, paths: Callable[[], dict[str, Any]]) -> None:
+        self.app = app
+        self._paths = paths
+        self._table: list[tuple[re.Pattern[str], list[str]]] | None = None
+
+    def _allowed(self, path: str) -> list[str]:
+        if self._table is None:
+            table = []
+            for template, operations in self._paths().items():
+                regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+                declared = {m.upper() for m in operations}
+                if "GET" in declared:
+                    declared.add("HEAD")
+                table.append((re.compile(regex + "$"), sorted(declared | {"OPTIONS"})))
+            self._table = table
+        found: set[str] = set()
+        for compiled, allowed in self._table:
+            if compiled.match(path):
+                found |= set(allowed)
+        return sorted(found)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            allowed = self._allowed(scope["path"])
+            if allowed:
+                await send({"type": "http.response.start", "status": 204,
+                            "headers": [(b"allow", ", ".join(allowed).encode())]})
+                await send({"type": "http.response.body", "body": b""})
+                return
+
+        async def with_allow(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                allow = ", ".join(self._allowed(scope["path"])).encode()
+                message["headers"] = [*(h for h in message.get("headers", []) if h[0].lower() != b"allow"),
+                                      (b"allow", allow)]
+            await send(message)
+
+        await self.app(scope, receive, with_allow)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from services.context import Context
+from services.errors import Invalid
 
 
 async def get_ctx(request: Request) -> Context:
@@ -29,3 +30,23 @@ async def current_org(request: Request, ctx: CtxDep) -> str:
 
 
 OrgDep = Annotated[str, Depends(current_org)]
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def known_query_params(request: Request) -> None:
+    """An unknown query parameter is a 422 naming it, as an unknown body field is (a typo such
+    as `?stauts=failed` must not silently return everything). The OpenAI-compatible /v1
+    routes keep OpenAI's tolerance."""
+    route = request.scope.get("route")
+    if route is None or not hasattr(route, "dependant") or request.url.path.startswith("/v1/"):
+        return
+    unknown = sorted(set(request.query_params) - _query_names(route.dependant))
+    if unknown:
+        raise Invalid("unknown query parameters", fields=[
+            {"field": name, "reason": "unknown query parameter"} for name in unknown])

@@ -61,6 +61,10 @@ def _pydantic(request: Request, exc: Exception) -> Json:
 
 def _http(request: Request, exc: Exception) -> Json:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        # FastAPI's answer when the JSON parser gives up, e.g. on ~1,000 levels of nesting.
+        return Json({"error": {"code": "invalid_request", "message": "request validation failed", "fields": [
+            {"field": "body", "reason": "JSON that cannot be parsed (nested too deeply?)"}]}}, status_code=422)
     code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, "http_error")
     return Json({"error": {"code": code, "message": str(exc.detail)}},
                           status_code=exc.status_code, headers=getattr(exc, "headers", None))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 
-class Json(Response):
+class Json(JSONResponse):
+    # A JSONResponse, so the OpenAPI document says application/json with the route's schema.
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:

@@ -2,6 +2,7 @@
 # Starts RabbitMQ, Redis and PostgreSQL on loopback for tests and benchmarks, installing the
 # Debian packages first when they are missing (and `prometheus` for promtool, which checks
 # the alert rules in k8s/). Prints the export lines for their URLs.
+# Redis runs with AOF (appendonly yes), as in production, so a restart keeps its data.
 #   scripts/services.sh start   -> starts what is not running, writes .services/env
 #   scripts/services.sh stop    -> stops only the processes this script started (by PID)
 set -euo pipefail
@@ -34,7 +35,7 @@ start_redis() {
   if redis-cli -p "$redis_port" ping >/dev/null 2>&1; then return; fi
   mkdir -p "$state/redis"
   redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --save "" \
-    --appendonly no --dir "$state/redis" --pidfile "$state/redis/redis.pid" \
+    --appendonly yes --appendfsync everysec --dir "$state/redis" --pidfile "$state/redis/redis.pid" \
     --logfile "$state/redis/redis.log" >&2
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return; sleep 0.1; done
   echo "redis did not start" >&2; exit 1

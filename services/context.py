@@ -141,7 +141,7 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     stack.push_async_callback(config_services.close)
     metrics = await build_metrics(settings.timescale, broker, role=role)
     stack.push_async_callback(metrics.close)
-    webhooks = build_webhooks(settings, create_store(settings, redis), broker)
+    webhooks = build_webhooks(settings, create_store(settings, redis, stores.webhooks), broker)
     stack.push_async_callback(webhooks.close)
     providers = build_registry(settings)
     stack.push_async_callback(providers.aclose)

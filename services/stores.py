@@ -1,4 +1,5 @@
-"""The configuration repositories (API keys, bridges, provider credentials) and the
+"""The configuration repositories (API keys, bridges, provider credentials, webhook
+endpoints and signing secrets) and the
 services over them, built from the settings alone: no process Context needed, so the
 composition root, the CLI (`python index.py keys create`) and tests build them the same way.
 
@@ -25,6 +26,8 @@ from services.config.runtime import start_config_cache
 from services.credentials.runtime import build_credential_service, create_credential_store
 from services.credentials.service import CredentialService
 from services.credentials.store import CredentialStore
+from services.webhooks.runtime import create_config_store
+from services.webhooks.store import WebhookConfigStore
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -36,11 +39,13 @@ class Stores:
     bridges: BridgeStore
     credentials: CredentialStore
     backend: ConfigBackend
+    # Webhook endpoints and org signing secrets: never only in Redis.
+    webhooks: WebhookConfigStore
 
     async def connect(self) -> None:
         """Open the backend, then let each store create its indexes or load its records."""
         await self.backend.connect()
-        for store in (self.keys, self.bridges, self.credentials):
+        for store in (self.keys, self.bridges, self.credentials, self.webhooks):
             await store.connect()
 
     async def close(self) -> None:
@@ -57,6 +62,7 @@ def create_stores(settings: Settings) -> Stores:
     return Stores(
         keys=create_key_store(backend), bridges=create_bridge_store(backend),
         credentials=create_credential_store(backend), backend=backend,
+        webhooks=create_config_store(backend),
     )
 
 

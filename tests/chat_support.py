@@ -61,7 +61,8 @@ async def chat_context(settings: Settings) -> AsyncIterator[Context]:
 
 def payload(content: str = "hello", *, provider: str = "openai", model: str = "gpt-4o-mini",
             **extra: Any) -> dict[str, Any]:
-    return {"provider": provider, "model": model,
+    # temperature 0: deterministic, so the response cache may serve it (as the tests expect).
+    return {"provider": provider, "model": model, "temperature": 0,
             "messages": [{"role": "user", "content": content}], **extra}
 
 

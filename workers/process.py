@@ -44,7 +44,7 @@ async def run_worker(settings: Settings, pools: list[str]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     runner = build_runner(ctx, pools)
-    server = serve_worker_metrics(settings.app.metrics_port, probes={
+    server = serve_worker_metrics(settings.app.metrics_port, settings.app.metrics_host, probes={
         "/healthz": runner.health.live, "/readyz": runner.health.ready})
     stop_heartbeat = start_heartbeat(runner.health, ctx.broker)
     try:

@@ -13,8 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 
 from api.deps import CtxDep, OrgDep
+from api.openapi import MODEL_CALL_ERRORS
 from api.responses import Json
 from api.routes.governor import GateDep
+from api.routes.jobs import JobView
 from services.auth.principal import Principal
 from services.bridges.model import BridgeType
 from services.bridges.run import BridgeRunRequest, bridge_meta, build_payload
@@ -33,7 +35,8 @@ def _body(job: Job) -> dict[str, object]:
                                       "events": f"{base}/events"}}
 
 
-@router.post("/chat/completion")
+@router.post("/chat/completion", response_model=JobView, responses={
+    **MODEL_CALL_ERRORS, 202: {"model": JobView, "description": "Queued (`async` or `webhook` delivery)"}})
 async def run_bridge(
     body: BridgeRunRequest, ctx: CtxDep, org_id: OrgDep, gate: GateDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,

@@ -20,7 +20,7 @@ CredentialId = Annotated[str, Path(max_length=64)]
 
 
 class CredentialIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     service: str = Field(min_length=1, max_length=64)
     api_key: str = Field(min_length=1, max_length=4096, repr=False)
     name: str = Field(default="", max_length=200)

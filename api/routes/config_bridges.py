@@ -26,7 +26,7 @@ VersionCursor = Annotated[str | None, Query(pattern=r"^[0-9]{1,9}$")]
 BridgeId = Annotated[str, Path(max_length=64)]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses={409: {"description": "The slug is taken"}})
 async def create_bridge(body: BridgeCreate, ctx: CtxDep, org_id: OrgDep, audit: AuditDep) -> BridgeOut:
     """Create a bridge; by default its spec is published at once as version 1."""
     out = BridgeOut.of(await ctx.bridges.create(org_id, body))
@@ -47,7 +47,7 @@ async def get_bridge(bridge_id: BridgeId, ctx: CtxDep, org_id: OrgDep) -> Bridge
     return BridgeOut.of(await ctx.bridges.get(org_id, bridge_id))
 
 
-@router.patch("/{bridge_id}")
+@router.patch("/{bridge_id}", responses={409: {"description": "The slug is taken"}})
 async def update_bridge(
     bridge_id: BridgeId, body: BridgeUpdate, ctx: CtxDep, org_id: OrgDep, audit: AuditDep,
 ) -> BridgeOut:
@@ -82,7 +82,8 @@ async def get_version(
     return VersionOut.of(await ctx.bridges.version(org_id, bridge_id, version))
 
 
-@router.post("/{bridge_id}/publish", status_code=201)
+@router.post("/{bridge_id}/publish", status_code=201,
+             responses={409: {"description": "A concurrent publish took the version"}})
 async def publish_bridge(
     bridge_id: BridgeId, ctx: CtxDep, org_id: OrgDep, audit: AuditDep, body: PublishRequest | None = None,
 ) -> VersionOut:

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/v1/config/platform-keys", tags=["config"])
 
 
 class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(default="", max_length=200)
     # None: every scope (as keys made before scopes existed).
     scopes: list[Scope] | None = Field(default=None, min_length=1)

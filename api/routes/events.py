@@ -17,7 +17,9 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 _EVENT_ID = re.compile(r"\d{1,20}-\d{1,20}")
 
 
-@router.get("/{job_id}/events")
+@router.get("/{job_id}/events", response_class=StreamingResponse, responses={200: {
+    "description": "Server-Sent Events: `chunk`, then `done` or `error`",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}}}})
 async def job_events(
     job_id: str, ctx: CtxDep, org_id: OrgDep, request: Request,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,

@@ -8,11 +8,23 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 
 from api.deps import CtxDep
 from api.responses import Json
 
 router = APIRouter(tags=["health"])
+
+
+class Probe(BaseModel):
+    status: str
+    latency_ms: float
+    error: str | None = None
+
+
+class Readiness(BaseModel):
+    status: str
+    dependencies: dict[str, Probe]
 CHECK_TIMEOUT_S = 2.0
 
 
@@ -35,7 +47,9 @@ async def _check(probe: Callable[[], Awaitable[None]]) -> dict[str, Any]:
     return out
 
 
-@router.get("/ready")
+@router.get("/ready", responses={
+    200: {"model": Readiness, "description": "Every dependency answers"},
+    503: {"model": Readiness, "description": "A dependency is down, or the process is draining"}})
 async def ready(ctx: CtxDep, request: Request) -> Json:
     """Readiness: each dependency with its status and latency; 503 when one is down, and
     while the process drains for shutdown (api/drain.py), so no new request is routed here."""

@@ -6,21 +6,50 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CtxDep, OrgDep
 from api.responses import Json
 from api.routes.governor import GateDep
 from services.errors import Invalid
-from services.jobs.model import Job, JobKind, JobStatus
+from services.jobs.model import Job, JobError, JobKind, JobStatus
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+(?:\.\d+)?)")
 
 
 class JobSubmit(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
     kind: str = Field(min_length=1, max_length=64, description="model, chatbot, rag, or another registered kind")
     payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobView(BaseModel):
+    """A job as the API shows it (the stored request body is never returned)."""
+
+    id: str
+    org_id: str
+    kind: str
+    status: JobStatus
+    attempts: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    queue_ms: float | None
+    result: dict[str, Any] | None
+    error: JobError | None
+    meta: dict[str, Any]
+    idempotency_key: str | None
+    links: dict[str, str] | None = None
+
+
+class JobPage(BaseModel):
+    data: list[JobView]
+    next_cursor: str | None
+
+
+# 200 once the job has ended (?wait), 202 while it runs: the same body either way.
+_JOB = {"model": JobView, "description": "The job"}
 
 
 def _links(job_id: str) -> dict[str, str]:
@@ -51,7 +80,9 @@ WaitQuery = Annotated[float | None, Query(description="seconds to hold the reque
 PreferHeader = Annotated[str | None, Header(alias="Prefer")]
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, response_model=JobView, responses={
+    200: {**_JOB, "description": "The job has ended (?wait)"},
+    409: {"description": "Idempotency-Key used with a different body"}})
 async def submit_job(
     request: Request, body: JobSubmit, ctx: CtxDep, org_id: OrgDep, gate: GateDep,
     wait: WaitQuery = None, prefer: PreferHeader = None,
@@ -77,14 +108,15 @@ async def submit_job(
     return gate.answer(_answer(job, replayed=not created.created))
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=JobView, responses={
+    202: {**_JOB, "description": "The job has not ended yet (?wait timed out)"}})
 async def get_job(job_id: str, ctx: CtxDep, org_id: OrgDep, wait: WaitQuery = None,
                   prefer: PreferHeader = None) -> Json:
     job = await ctx.lifecycle.get(org_id, job_id, wait_s=_wait_seconds(ctx, wait, prefer))
     return _answer(job)
 
 
-@router.get("")
+@router.get("", response_model=JobPage)
 async def list_jobs(
     ctx: CtxDep, org_id: OrgDep, status: JobStatus | None = None, kind: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50, cursor: str | None = None,
@@ -95,7 +127,8 @@ async def list_jobs(
     return {"data": [j.public() for j in page.jobs], "next_cursor": page.next_cursor}
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", response_model=JobView,
+             responses={409: {"description": "The job has already ended"}})
 async def cancel_job(job_id: str, ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
     job = await ctx.lifecycle.cancel(org_id, job_id)
     return job.public()

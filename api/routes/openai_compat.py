@@ -16,6 +16,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import StreamingResponse
 
 from api.deps import CtxDep, OrgDep
+from api.openapi import MODEL_CALL_ERRORS
 from api.routes.governor import GateDep
 from services.compat import openai_format as fmt
 from services.compat.openai_run import list_models, prepare
@@ -27,7 +28,10 @@ from services.limits.concurrency import Held
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, responses={**MODEL_CALL_ERRORS, 200: {
+    "description": "The completion (OpenAI's chat.completion), or with `stream: true` its chunks as SSE",
+    "content": {"application/json": {"schema": {"type": "object"}},
+                "text/event-stream": {"schema": {"type": "string"}}}}})
 async def chat_completions(
     body: ChatCompletionRequest, ctx: CtxDep, org_id: OrgDep, gate: GateDep, response: Response,
 ) -> dict[str, Any] | StreamingResponse:

@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CtxDep, OrgDep
 from api.responses import Json
@@ -21,6 +21,8 @@ _CURSOR = re.compile(r"dlv_[0-9a-f]{26}")
 
 
 class EndpointCreate(BaseModel):
+    # Strict: `false` is not a number and `0` not a boolean.
+    model_config = ConfigDict(extra="forbid", strict=True)
     url: str = Field(min_length=1, max_length=2048)
     description: str = Field(default="", max_length=500)
     # Empty: every event.
@@ -29,6 +31,8 @@ class EndpointCreate(BaseModel):
 
 
 class EndpointPatch(BaseModel):
+    # Strict: `false` is not a number and `0` not a boolean.
+    model_config = ConfigDict(extra="forbid", strict=True)
     url: str | None = Field(default=None, min_length=1, max_length=2048)
     description: str | None = Field(default=None, max_length=500)
     event_types: list[str] | None = Field(default=None, max_length=10)
@@ -36,6 +40,8 @@ class EndpointPatch(BaseModel):
 
 
 class Rotation(BaseModel):
+    # Strict: `false` is not a number and `0` not a boolean.
+    model_config = ConfigDict(extra="forbid", strict=True)
     # How long the old secret keeps signing; the default is WEBHOOKS_ROTATION_OVERLAP_S.
     overlap_s: float | None = Field(default=None, ge=0, le=7 * 24 * 3600)
 
@@ -45,7 +51,7 @@ async def list_endpoints(ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
     return {"data": [e.public() for e in await service.list_endpoints(ctx.webhooks, org_id)]}
 
 
-@router.post("/endpoints", status_code=201)
+@router.post("/endpoints", status_code=201, responses={409: {"description": "The org has the most endpoints allowed"}})
 async def create_endpoint(body: EndpointCreate, ctx: CtxDep, org_id: OrgDep, audit: AuditDep) -> Json:
     """Register an endpoint. The response carries its signing secret: the only time it shows."""
     endpoint, secret = await service.create_endpoint(
@@ -130,7 +136,8 @@ async def get_delivery(delivery_id: str, ctx: CtxDep, org_id: OrgDep) -> dict[st
     return {**delivery.public(), "attempt_log": [a.model_dump(mode="json") for a in attempts]}
 
 
-@router.post("/deliveries/{delivery_id}/redeliver", status_code=202)
+@router.post("/deliveries/{delivery_id}/redeliver", status_code=202, responses={
+    409: {"description": "In progress, endpoint deleted or disabled, or event expired"}})
 async def redeliver(delivery_id: str, ctx: CtxDep, org_id: OrgDep) -> Json:
     """Send the event again (same webhook-id) with a fresh retry schedule."""
     delivery = await service.redeliver(ctx.webhooks, org_id, delivery_id)

@@ -19,10 +19,21 @@ class MemoryApiKeyStore:
         self._file = file
         self._keys: dict[str, ApiKey] = {}
         self._lock = asyncio.Lock()
+        self._generation = -1
 
     async def connect(self) -> None:
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Reload the keys when the file changed on disk (`keys create` run by another
+        process), so they are seen and the next save does not erase them."""
         if self._file is None:
             return
+        self._file.sync()
+        if self._file.generation == self._generation:
+            return
+        self._generation = self._file.generation
+        self._keys = {}
         for raw in self._file.read(COLLECTION):
             key = ApiKey.model_validate(raw)
             self._keys[key.key_hash] = key
@@ -33,18 +44,23 @@ class MemoryApiKeyStore:
 
     async def add_api_key(self, key: ApiKey) -> None:
         async with self._lock:
+            self._refresh()
             self._keys[key.key_hash] = key.model_copy()
             self._save()
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        if key_hash not in self._keys:
+            self._refresh()
         key = self._keys.get(key_hash)
         return key.model_copy() if key and not key.revoked else None
 
     async def list_api_keys(self, org_id: str) -> list[ApiKey]:
+        self._refresh()
         return [k.model_copy() for k in self._keys.values() if k.org_id == org_id]
 
     async def revoke_api_key(self, org_id: str, key_id: str) -> bool:
         async with self._lock:
+            self._refresh()
             for key in self._keys.values():
                 if key.id == key_id and key.org_id == org_id:
                     key.revoked = True

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.chat.schemas import ModelRef
+from services.common.bounded import Bounded
 from services.config.paging import sortable_id
 from services.guardrails.model import GuardrailPolicy
 from services.limits.model import LimitPolicy
@@ -41,17 +42,17 @@ class Variable(BaseModel):
     name: str = Field(pattern=VARIABLE_PATTERN)
     description: str = Field(default="", max_length=500)
     default: str | None = Field(default=None, max_length=20_000)
-    required: bool = False
+    required: bool = Field(default=False, strict=True)
 
 
 class BridgeParams(BaseModel):
     """Default sampling parameters; a run may not override them (the bridge is the contract)."""
 
     model_config = ConfigDict(extra="forbid")
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, gt=0, le=1_000_000)
+    temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
+    max_tokens: int | None = Field(default=None, gt=0, le=1_000_000, strict=True)
     stop: list[str] | None = Field(default=None, max_length=4)
-    seed: int | None = None
+    seed: int | None = Field(default=None, strict=True)
     tool_choice: str | dict[str, Any] | None = None
     # The model's output format (text / JSON); `BridgeSpec.response_format` is delivery.
     output_format: ResponseFormat | None = None
@@ -59,8 +60,11 @@ class BridgeParams(BaseModel):
 
 class CachePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    enabled: bool = True
-    ttl_s: int = Field(default=3600, ge=0, le=30 * 24 * 3600)
+    # False: never cached. True: cached when the request is deterministic (temperature 0 or a
+    # seed). `always` also caches sampled requests (the bridge opts in to repeated answers).
+    enabled: bool = Field(default=True, strict=True)
+    always: bool = Field(default=False, strict=True)
+    ttl_s: int = Field(default=3600, ge=0, le=30 * 24 * 3600, strict=True)
 
 
 class Delivery(BaseModel):
@@ -94,7 +98,7 @@ class MemoryPolicy(BaseModel):
     summary_model: ModelRef | None = None
 
 
-class BridgeSpec(BaseModel):
+class BridgeSpec(Bounded):
     """The versioned half of a bridge: what a run executes."""
 
     model_config = ConfigDict(extra="forbid")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from services.bridges.model import Delivery, ResolvedBridge
 from services.bridges.render import render
 from services.chat.schemas import ChatJobPayload
+from services.common.bounded import Bounded
 from services.providers.types import Message
 
 # Sampling fields a request may set over the bridge's defaults (OpenAI-compatible route).
@@ -22,7 +23,7 @@ OVERRIDABLE = ("temperature", "max_tokens", "stop", "seed", "user", "tool_choice
                "response_format")
 
 
-class BridgeRunRequest(BaseModel):
+class BridgeRunRequest(Bounded):
     """Body of POST /api/v2/model/chat/completion."""
 
     model_config = ConfigDict(extra="forbid")
@@ -74,7 +75,9 @@ def build_payload(
         "temperature": params.temperature, "max_tokens": params.max_tokens,
         "stop": params.stop, "seed": params.seed,
         "provider": spec.provider, "model": spec.model, "fallbacks": spec.fallbacks,
-        "cache": spec.cache.enabled, "stream": stream, "metadata": metadata,
+        # False: never; True: also sampled requests; None: deterministic requests only.
+        "cache": (True if spec.cache.always else None) if spec.cache.enabled else False,
+        "stream": stream, "metadata": metadata,
     }
     for name, value in (overrides or {}).items():
         if name in OVERRIDABLE and value is not None:

@@ -21,6 +21,7 @@ from services.bridges.model import (
     Variable,
 )
 from services.chat.schemas import ModelRef
+from services.common.bounded import Bounded
 from services.guardrails.model import GuardrailPolicy
 from services.limits.model import LimitPolicy
 from services.providers.types import HttpTool
@@ -33,13 +34,13 @@ class BridgeCreate(BridgeSpec):
     slug: str | None = Field(default=None, pattern=SLUG_PATTERN)
     type: BridgeType = BridgeType.API
     # Publish the spec as version 1 at once, so the bridge can run straight away.
-    publish: bool = True
+    publish: bool = Field(default=True, strict=True)
 
     def spec(self) -> BridgeSpec:
         return BridgeSpec.model_validate(self.model_dump(include=set(BridgeSpec.model_fields)))
 
 
-class BridgeUpdate(BaseModel):
+class BridgeUpdate(Bounded):
     """Identity and status apply at once; spec fields edit the draft (publish to run them)."""
 
     model_config = ConfigDict(extra="forbid")

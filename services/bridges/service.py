@@ -19,7 +19,7 @@ from services.bridges.model import (
 )
 from services.bridges.schemas import BridgeCreate, BridgeUpdate, slugify
 from services.bridges.store import BridgeStore
-from services.bridges.validate import validate_spec
+from services.bridges.validate import UrlPolicies, check_addresses, validate_spec
 from services.config.cache import ConfigCache
 from services.config.paging import Page
 from services.errors import Conflict, NotFound, PlatformError
@@ -41,19 +41,23 @@ def not_found(ref: str) -> NotFound:
 
 class BridgeService:
     def __init__(
-        self, store: BridgeStore, cache: ConfigCache, *, open_providers: Collection[str] = ()
+        self, store: BridgeStore, cache: ConfigCache, *, open_providers: Collection[str] = (),
+        url_policies: UrlPolicies | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
         # Self-hosted OpenAI-compatible providers (settings.providers.openai_compatible).
         self.open_providers = frozenset(open_providers)
+        self.url_policies = url_policies
 
-    def _validate(self, spec: BridgeSpec) -> None:
+    async def _validate(self, spec: BridgeSpec) -> None:
         validate_spec(spec, open_providers=self.open_providers)
+        if self.url_policies is not None:
+            await check_addresses(spec, self.url_policies)
 
     async def create(self, org_id: str, body: BridgeCreate) -> Bridge:
         spec = body.spec()
-        self._validate(spec)
+        await self._validate(spec)
         bridge = Bridge(
             org_id=org_id, name=body.name, slug=body.slug or slugify(body.name),
             type=body.type, draft=spec,
@@ -79,7 +83,7 @@ class BridgeService:
         spec_changes = body.spec_changes()
         if spec_changes:
             draft = BridgeSpec.model_validate({**current.draft.model_dump(), **spec_changes})
-            self._validate(draft)
+            await self._validate(draft)
             changes["draft"] = draft.model_dump(mode="json")
         if changes.get("status") == BridgeStatus.ACTIVE.value:
             changes["pause_reason"] = None
@@ -114,7 +118,7 @@ class BridgeService:
         """Freeze the draft as the next version and point the bridge at it."""
         current = await self.get(org_id, bridge_id)
         # Re-checked: the model catalog may have dropped a model since the draft was saved.
-        self._validate(current.draft)
+        await self._validate(current.draft)
         number = await self.store.reserve_version(org_id, bridge_id)
         if number is None:
             raise not_found(bridge_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,6 +13,7 @@ from services.bridges.model import BridgeSpec, Delivery
 from services.bridges.render import placeholders
 from services.bridges.schema_check import tool_schema_errors
 from services.errors import Invalid
+from services.net.guard import NetPolicy, UnsafeTarget, check_url
 from services.webhooks.models import WebhookTarget
 
 
@@ -59,6 +61,31 @@ def _check_tools(spec: BridgeSpec) -> None:
             )
         if tool.url and not tool.url.startswith(("https://", "http://")):
             raise Invalid(f"tool {tool.name!r} url must be http(s)", field=f"tools[{i}].url")
+
+
+@dataclass(frozen=True, slots=True)
+class UrlPolicies:
+    """The address guards a bridge's URLs meet when used: webhooks' and HTTP tools'."""
+
+    webhook: NetPolicy
+    tools: NetPolicy
+
+
+async def check_addresses(spec: BridgeSpec, policies: UrlPolicies) -> None:
+    """Refuse (Invalid, field named) a webhook or tool URL the guard would refuse when sending:
+    loopback, private, metadata addresses and the like. A name that does not resolve yet is
+    left to the send, which checks again."""
+    targets = [(spec.response_format.url, policies.webhook, "response_format.url")]
+    targets += [(tool.url, policies.tools, f"tools[{i}].url") for i, tool in enumerate(spec.tools)]
+    for url, policy, field in targets:
+        if not url:
+            continue
+        try:
+            await check_url(url, policy)
+        except UnsafeTarget as exc:
+            raise Invalid(f"{field} is not allowed: {exc.message}", field=field) from exc
+        except Exception:
+            continue
 
 
 def webhook_target(delivery: Delivery) -> dict[str, Any]:

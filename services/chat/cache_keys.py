@@ -6,12 +6,13 @@ model and the request fields that change the answer. `user`, `metadata`, `fallba
 own credentials and pays for its own answers, and a hit must not reveal another org's
 prompts.
 
-A request bypasses the cache (read and write) when:
-- it says `cache: false`;
-- it says `metadata.deterministic: false`;
-- it asks for sampling (`temperature > 0`) without a `seed`, unless it says
-  `metadata.deterministic: true`. An unset temperature is cached: the caller did not ask for
-  variety, and exact repeats of such requests are mostly client retries;
+A stored answer is served (and an answer stored) only when the request is deterministic:
+`temperature: 0` or a `seed`, or when it opts in with `cache: true` or
+`metadata.deterministic: true` (a bridge opts in with `cache.always`). An unset temperature
+is the provider's default sampling (1.0 for most), so it is not cached by default: two
+calls must be able to give two answers. It bypasses the cache (read and write) when:
+- it says `cache: false` or `metadata.deterministic: false`;
+- it samples (temperature unset or above 0) without a seed and has not opted in;
 - it declares HTTP tools with URLs: their answers depend on live endpoints that may change or
   have side effects, so the tool loop must run every time.
 """
@@ -33,12 +34,13 @@ _ANSWER_FIELDS = {
 
 def bypass_reason(payload: ChatJobPayload) -> str | None:
     """Why this request must not use the cache, or None when it may."""
-    if not payload.cache:
+    if payload.cache is False:
         return "cache_false"
     deterministic = payload.metadata.get("deterministic")
     if deterministic is False:
         return "non_deterministic"
-    if deterministic is not True and (payload.temperature or 0) > 0 and payload.seed is None:
+    opted_in = payload.cache is True or deterministic is True
+    if not opted_in and payload.temperature != 0 and payload.seed is None:
         return "sampling_without_seed"
     if any(tool.url for tool in payload.tools):
         return "http_tools"

@@ -18,6 +18,7 @@ from typing import Any
 from services.cache.service import BYPASS, HIT, MISS
 from services.chat.cache_keys import bypass_reason, cache_key
 from services.chat.conversation import StreamOutcome, converse, converse_stream
+from services.chat.known_models import check_model
 from services.chat.routing import Call, Candidate
 from services.chat.runtime import ChatRuntime
 from services.chat.schemas import ChatJobPayload
@@ -64,6 +65,14 @@ class ChatExecutor:
         self.kind = kind
 
     # -- Executor ----------------------------------------------------------------------
+
+    def check_payload(self, payload: ChatJobPayload) -> None:
+        """Invalid (field named) for a provider or model this platform cannot call."""
+        known, open_providers = list(self.runtime.providers), self.runtime.settings.providers.openai_compatible
+        check_model(payload.provider, payload.model, known=known, open_providers=open_providers)
+        for i, ref in enumerate(payload.fallbacks):
+            check_model(ref.provider, ref.model, known=known, open_providers=open_providers,
+                        prefix=f"fallbacks.{i}.")
 
     def _deadline(self, job: Job) -> float:
         """The job's deadline as a time.monotonic() instant (it counts from submission)."""

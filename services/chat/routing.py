@@ -22,6 +22,7 @@ from services.chat.attempts import OK, Attempt
 from services.errors import Permanent, PlatformError, Retryable
 from services.observability import tracing
 from services.observability.prom import PROVIDER_LATENCY
+from services.providers.pricing import model_label
 from services.providers.types import ChatRequest, ChatResult, Provider, StreamChunk
 from services.resilience.breaker import Ticket
 from services.resilience.errors import CircuitOpen, RetryLater
@@ -58,7 +59,7 @@ class Call:
 
 def _record(call: Call, cand: Candidate, outcome: Attempt, seconds: float) -> None:
     call.attempts.append(outcome)
-    PROVIDER_LATENCY.labels(cand.provider, cand.model, outcome.outcome).observe(seconds)
+    PROVIDER_LATENCY.labels(cand.provider, model_label(cand.provider, cand.model), outcome.outcome).observe(seconds)
 
 
 async def _guarded(

@@ -28,6 +28,10 @@ class CryptoError(Exception):
     """A ciphertext that no configured key opens (wrong key, tampered, or another owner)."""
 
 
+def _development_key(placeholder: str) -> bytes:
+    return hashlib.sha256(b"ai-middleware-development:" + placeholder.encode()).digest()
+
+
 def key_id(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:8]
 
@@ -49,9 +53,14 @@ class KeyRing:
             # Development only (settings refuse a placeholder in production). Derived, not
             # random, so an API and a worker started side by side agree on the key.
             log.warning("ENCRYPTION_KEYS is a placeholder: credentials use a development key")
-            return cls([hashlib.sha256(b"ai-middleware-development:" + raw.encode()).digest()])
+            return cls([_development_key(raw)])
         keys: list[bytes] = []
         for part in raw.split(","):
+            if part.strip().lower() in PLACEHOLDER_SECRETS:
+                # Rotating away from the development key: `NEW,change-me` keeps opening what
+                # the development key sealed until reencrypt-credentials has run.
+                keys.append(_development_key(part.strip()))
+                continue
             try:
                 keys.append(base64.b64decode(part.strip(), validate=True))
             except (binascii.Error, ValueError) as exc:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.bounded import Bounded
 from services.errors import Invalid
 from services.providers.types import ContentPart, HttpTool, Message, ResponseFormat, ToolCall
 
@@ -60,21 +61,22 @@ class MessageIn(_Lenient):
 
 
 class StreamOptions(_Lenient):
-    include_usage: bool = False
+    include_usage: bool = Field(default=False, strict=True)
 
 
-class ChatCompletionRequest(_Lenient):
+class ChatCompletionRequest(_Lenient, Bounded):
     model: str = Field(min_length=1, max_length=300)
     messages: list[MessageIn] = Field(min_length=1, max_length=1000)
-    stream: bool = False
+    # Strict scalars: `false` is not a temperature, `"1"` not a count.
+    stream: bool = Field(default=False, strict=True)
     stream_options: StreamOptions | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, gt=0)
-    max_completion_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
+    max_tokens: int | None = Field(default=None, gt=0, strict=True)
+    max_completion_tokens: int | None = Field(default=None, gt=0, strict=True)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, strict=True)
     user: str | None = None
-    n: int | None = Field(default=None, ge=1, le=1)
+    n: int | None = Field(default=None, ge=1, le=1, strict=True)
     tools: list[ToolDef] | None = Field(default=None, max_length=128)
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None

@@ -88,6 +88,9 @@ class Executor(Protocol):
 
     async def run(self, job: Job, payload: Any, attempts: RunAttempts) -> Outcome: ...
 
+    # Optional: `def check_payload(self, payload) -> None` raising Invalid (field named) for
+    # what the model alone cannot tell, e.g. an unknown model; called at submit and inline.
+
 
 @runtime_checkable
 class StreamingExecutor(Executor, Protocol):

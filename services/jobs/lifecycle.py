@@ -89,9 +89,20 @@ class JobLifecycle:
     def parse(self, kind: str, payload: dict[str, Any], *, prefix: str = "payload.") -> BaseModel:
         """The payload as its kind's model; Invalid naming every wrong field otherwise."""
         try:
-            return self.executor(kind).payload_model.model_validate(payload)
+            model = self.executor(kind).payload_model.model_validate(payload)
         except ValidationError as exc:
             raise Invalid("request validation failed", fields=_fields(exc, prefix)) from exc
+        try:
+            self._check(kind, model)
+        except Invalid as exc:
+            raise Invalid(exc.message, fields=[{**f, "field": prefix + f["field"]} for f in exc.fields]) from exc
+        return model
+
+    def _check(self, kind: str, payload: BaseModel) -> None:
+        """The executor's own checks beyond the model (e.g. a known provider and model)."""
+        check = getattr(self.executor(kind), "check_payload", None)
+        if check is not None:
+            check(payload)
 
     async def _check_webhook(self, payload: BaseModel) -> None:
         webhook = getattr(payload, "webhook", None)
@@ -111,7 +122,11 @@ class JobLifecycle:
         If the publish fails the job is marked failed (never left `queued` forever), its
         idempotency key is released so the client's retry can succeed, and Unavailable is raised.
         """
-        model = payload if isinstance(payload, BaseModel) else self.parse(kind, payload)
+        if isinstance(payload, BaseModel):
+            self._check(kind, payload)
+            model = payload
+        else:
+            model = self.parse(kind, payload)
         await self._check_webhook(model)
         request = model.model_dump(mode="json", exclude_unset=True)
         job = Job(org_id=org_id, kind=kind, request=request, idempotency_key=idempotency_key,
@@ -139,9 +154,11 @@ class JobLifecycle:
 
     async def get(self, org_id: str, job_id: str, *, wait_s: float = 0) -> Job:
         """The org's job (another org's job is NotFound), optionally waiting for it to end."""
-        job = await self.store.wait(job_id, wait_s) if wait_s > 0 else await self.store.get(job_id)
+        job = await self.store.get(job_id)
         if job is None or job.org_id != org_id:
-            raise NotFound(f"job {job_id} not found")
+            raise NotFound(f"job {job_id} not found")  # at once: another org's job never waits
+        if wait_s > 0 and not job.status.terminal:
+            job = await self.store.wait(job_id, wait_s) or job
         return job
 
     async def list_jobs(self, org_id: str, **filters: Any) -> Page:
@@ -276,6 +293,7 @@ class JobLifecycle:
     async def run_inline(self, org_id: str, kind: str, payload: BaseModel, meta: dict[str, Any]) -> Job:
         """Run in this process to the final answer; the finished job is returned, a failure raised."""
         executor = self.executor(kind)
+        self._check(kind, payload)
         job = await self._start_inline(org_id, kind, payload, meta)
         attempts = RunAttempts()
         try:
@@ -307,6 +325,7 @@ class JobLifecycle:
         executor = self.executor(kind)
         if not isinstance(executor, StreamingExecutor):
             raise Invalid(f"jobs of kind {kind!r} cannot stream", field="stream")
+        self._check(kind, payload)
         job = await self._start_inline(org_id, kind, payload, meta)
         attempts = RunAttempts()
         finished = started = False
@@ -360,7 +379,9 @@ class JobLifecycle:
             latest = await self.store.get(job.id)
             if latest is None:
                 # Not a cancel: the record is gone (a job store that lost its data, or expiry).
-                log.error("job record vanished while the job ran; its result is lost")
+                log.error("job record vanished from the job store while the job ran (the store "
+                          "lost its data or the record expired); the job was not cancelled and its "
+                          "result is lost", extra={"job_id": job.id, "status": status.value})
             else:
                 log.info("job was %s while running; result dropped", latest.status.value)
             return latest or job

@@ -89,12 +89,22 @@ ORDER BY is_total, {key} {collate} NULLS LAST
 """
 
 
+def _text(value: str | None) -> str | None:
+    """Text PostgreSQL accepts: it refuses NUL in text and UTF-8 has no lone surrogates, and a
+    client-chosen model name must not cost the job its row, so both become U+FFFD."""
+    if value is None:
+        return None
+    return value.replace("\x00", "\ufffd").encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def _row(e: MetricEvent) -> tuple[Any, ...]:
     if e.attempts > _INT2_MAX or max(e.input_tokens, e.output_tokens) > _INT4_MAX:
         raise SinkRejected(f"integer out of range for job {e.job_id}")
     return (
-        e.time, e.org_id, e.bridge_id, e.bridge_version, e.job_id, e.kind, e.provider, e.model,
-        e.status, e.error_class, e.cache, e.attempts, e.fallback_used, e.queue_ms,
+        e.time,
+        *(_text(v) for v in (e.org_id, e.bridge_id, e.bridge_version, e.job_id, e.kind,
+                             e.provider, e.model, e.status, e.error_class, e.cache)),
+        e.attempts, e.fallback_used, e.queue_ms,
         e.provider_ms, e.total_ms, e.input_tokens, e.output_tokens,
         # Through its shortest repr, so numeric rounds the same decimal text COPY sent.
         Decimal(repr(e.cost_usd)),

@@ -27,10 +27,12 @@ def parse_time(value: str, field: str) -> datetime:
             day = date.fromisoformat(text)
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except ValueError as exc:
         message = f"{field} is not an ISO-8601 date or date-time: {value!r}"
         raise Invalid(message, field=field) from exc
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:00:00-05:00 is past year 9999 in UTC
+        raise Invalid(f"{field} is out of the supported range: {value!r}", field=field) from exc
 
 
 def parse_group_by(value: str) -> GroupBy:
@@ -46,7 +48,12 @@ def resolve_range(
 ) -> tuple[datetime, datetime]:
     """The [from, to) range from the query; defaults to the 30 days up to now."""
     to = parse_time(end, "to") if end else (now or datetime.now(UTC))
-    frm = parse_time(start, "from") if start else to - DEFAULT_RANGE
+    if start:
+        frm = parse_time(start, "from")
+    elif to - datetime.min.replace(tzinfo=UTC) < DEFAULT_RANGE:
+        raise Invalid("to is too early for the default range; give from as well", field="to")
+    else:
+        frm = to - DEFAULT_RANGE
     if frm > to:
         raise Invalid("from must not be after to", field="from")
     if to - frm > MAX_RANGE:

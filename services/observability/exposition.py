@@ -52,7 +52,7 @@ class MetricsServer:
     stop: Callable[[], None]
 
 
-def start_metrics_server(port: int, addr: str = "0.0.0.0", *,
+def start_metrics_server(port: int, addr: str = "127.0.0.1", *,
                          probes: Mapping[str, Probe] | None = None) -> MetricsServer:
     """Serve GET /metrics on `port` from a daemon thread (port 0 picks a free one), and
     each of `probes` on its path (e.g. /healthz): 200 when it passes, 503 when it fails,
@@ -98,13 +98,15 @@ class _QuietHandler(WSGIRequestHandler):
         """Probes and scrapes every few seconds would flood the log."""
 
 
-def serve_worker_metrics(port: int, *, probes: Mapping[str, Probe] | None = None) -> MetricsServer | None:
+def serve_worker_metrics(
+    port: int, addr: str = "127.0.0.1", *, probes: Mapping[str, Probe] | None = None,
+) -> MetricsServer | None:
     """Start the worker's metrics (and probe) server; a port already taken (several workers
     on one host outside Kubernetes) is logged and skipped rather than stopping the worker."""
     if not port:
         return None
     try:
-        return start_metrics_server(port, probes=probes)
+        return start_metrics_server(port, addr, probes=probes)
     except OSError as exc:
         log.warning("metrics port unavailable; this worker serves no /metrics",
                     extra={"port": port, "error": str(exc)})

@@ -35,6 +35,7 @@ JOB_QUEUE_WAIT = Histogram(
 )
 PROVIDER_LATENCY = Histogram(
     "aim_provider_request_duration_seconds", "Provider call latency",
+    # model: pricing.model_label (catalog entries, else "other"): bounded whatever clients send.
     ["provider", "model", "outcome"], buckets=LATENCY_BUCKETS,
 )
 CACHE = Counter("aim_cache_requests_total", "Response cache lookups", ["result"])

@@ -83,3 +83,15 @@ def models_for(provider: str) -> list[ModelInfo]:
 
 def is_known_model(provider: str, model: str) -> bool:
     return find_model(provider, model) is not None
+
+
+@lru_cache(maxsize=4096)
+def model_label(provider: str, model: str) -> str:
+    """A bounded Prometheus label for a client-chosen model name: the price table's entry
+    (`gpt-4o-2024-08-06` counts as `gpt-4o`), `sim` for simulator models, else `other`, so a
+    client cannot mint one time series per made-up name."""
+    if model.startswith("sim"):
+        return "sim"
+    listed = price_table().get(provider, {})
+    info = find_model(provider, model)
+    return info.model if info is not None and info.model in listed else "other"

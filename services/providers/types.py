@@ -9,24 +9,32 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common.bounded import Bounded
 
 
-class ContentPart(BaseModel):
+class _Strict(BaseModel):
+    """A request-side model: an unknown field is a 422 naming it, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ContentPart(_Strict):
     type: Literal["text", "image_url"]
     text: str | None = None
     # data: URLs or https URLs; adapters convert to their provider's image block.
     image_url: str | None = None
 
 
-class ToolCall(BaseModel):
+class ToolCall(_Strict):
     id: str
     name: str
     # JSON text exactly as the model produced it (it may be invalid JSON).
     arguments: str
 
 
-class Message(BaseModel):
+class Message(_Strict):
     role: Literal["system", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
     tool_calls: list[ToolCall] | None = None
@@ -34,7 +42,7 @@ class Message(BaseModel):
     name: str | None = None
 
 
-class HttpTool(BaseModel):
+class HttpTool(_Strict):
     """A tool the platform executes itself by calling the integrator's HTTP endpoint."""
 
     name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
@@ -45,21 +53,21 @@ class HttpTool(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-class ResponseFormat(BaseModel):
+class ResponseFormat(_Strict):
     type: Literal["text", "json_object", "json_schema"] = "text"
     json_schema: dict[str, Any] | None = None
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(Bounded, _Strict):
     messages: list[Message]
     system: str | None = None
     tools: list[HttpTool] = Field(default_factory=list)
     tool_choice: str | dict[str, Any] | None = None
     response_format: ResponseFormat | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0, le=2, strict=True)
+    max_tokens: int | None = Field(default=None, gt=0, strict=True)
     stop: list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, strict=True)
     user: str | None = None
 
 

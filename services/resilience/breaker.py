@@ -27,6 +27,7 @@ from typing import Protocol
 
 from config import Settings
 from services.observability.prom import BREAKER_STATE
+from services.providers.pricing import model_label
 from services.resilience.errors import CircuitOpen
 
 CLOSED, HALF_OPEN, OPEN = "closed", "half_open", "open"
@@ -113,7 +114,7 @@ class CircuitBreaker:
         if self._closed_until.get(key, 0.0) > time.monotonic():
             return Ticket(provider, model, False, CLOSED)
         admission = await self.store.acquire(key, self._clock(), self.config)
-        BREAKER_STATE.labels(provider, model).set(STATE_GAUGE[admission.state])
+        BREAKER_STATE.labels(provider, model_label(provider, model)).set(STATE_GAUGE[admission.state])
         if admission.state == CLOSED and self.local_ttl_s > 0:
             self._closed_until[key] = time.monotonic() + self.local_ttl_s
         if not admission.allowed:
@@ -129,7 +130,7 @@ class CircuitBreaker:
         if not ok:
             self._closed_until.pop(key, None)
         state = await self.store.record(key, ok, ticket.probe, self._clock(), self.config)
-        BREAKER_STATE.labels(ticket.provider, ticket.model).set(STATE_GAUGE[state])
+        BREAKER_STATE.labels(ticket.provider, model_label(ticket.provider, ticket.model)).set(STATE_GAUGE[state])
 
     async def state(self, provider: str, model: str) -> str:
         return await self.store.state(self.key(provider, model), self._clock(), self.config)

@@ -45,7 +45,12 @@ EARLY_TOLERANCE_S = 0.005
 
 
 def origin(url: str) -> str:
-    parsed = httpx.URL(url)
+    """The concurrency-limit key of a URL; a URL httpx cannot parse (octal or full-width
+    digits) keys on itself, and the guard in `send` then records the attempt as refused."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return url
     return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
 
 

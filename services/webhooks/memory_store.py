@@ -1,4 +1,5 @@
-"""In-process webhook store for the embedded platform and unit tests: dicts with TTL."""
+"""In-process webhook stores for the embedded platform and unit tests: the records (dicts
+with TTL) and the kept configuration (endpoints, org secrets; saved to the JSON file)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from services.config.json_file import JsonFile
 from services.webhooks.models import (
     Attempt,
     Delivery,
@@ -15,6 +17,10 @@ from services.webhooks.models import (
     SigningSecret,
 )
 from services.webhooks.store import DeliveryPage
+
+# The embedded JSON file's collections of the configuration store.
+ENDPOINTS = "webhook_endpoints"
+ORG_SECRETS = "webhook_secrets"
 
 # Writes between sweeps of expired records: keeps the embedded process's memory bounded
 # without a timer task.
@@ -150,3 +156,75 @@ def _copy(record: Any) -> Any:
         return record.model_copy(update={"event_types": list(record.event_types),
                                          "secrets": [s.model_copy() for s in record.secrets]})
     return record.model_copy()
+
+
+class MemoryWebhookConfigStore:
+    """Endpoints and org secrets in dicts, saved to the embedded JSON file when given one and
+    re-read when another process changed the file (a worker next to the API, both embedded)."""
+
+    def __init__(self, file: JsonFile | None = None) -> None:
+        self._file = file
+        self._endpoints: dict[str, Endpoint] = {}
+        self._secrets: dict[str, list[SigningSecret]] = {}
+        self._generation = -1
+
+    async def connect(self) -> None:
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self._file is None:
+            return
+        self._file.sync()
+        if self._file.generation == self._generation:
+            return
+        self._generation = self._file.generation
+        self._endpoints, self._secrets = {}, {}
+        for raw in self._file.read(ENDPOINTS):
+            endpoint = Endpoint.model_validate(raw)
+            self._endpoints[endpoint.id] = endpoint
+        for raw in self._file.read(ORG_SECRETS):
+            self._secrets[raw["id"]] = [SigningSecret.model_validate(s) for s in raw["secrets"]]
+
+    def _save(self) -> None:
+        if self._file is not None:
+            self._file.write({
+                ENDPOINTS: [e.model_dump(mode="json") for e in self._endpoints.values()],
+                ORG_SECRETS: [{"id": org, "secrets": [s.model_dump() for s in items]}
+                              for org, items in self._secrets.items()],
+            })
+
+    async def put_endpoint(self, endpoint: Endpoint) -> None:
+        self._refresh()
+        self._endpoints[endpoint.id] = _copy(endpoint)
+        self._save()
+
+    async def get_endpoint(self, org_id: str, endpoint_id: str) -> Endpoint | None:
+        self._refresh()
+        found = self._endpoints.get(endpoint_id)
+        return _copy(found) if found and found.org_id == org_id else None
+
+    async def list_endpoints(self, org_id: str) -> list[Endpoint]:
+        self._refresh()
+        items = [e for e in self._endpoints.values() if e.org_id == org_id]
+        return [_copy(e) for e in sorted(items, key=lambda e: (e.created_at, e.id))]
+
+    async def delete_endpoint(self, org_id: str, endpoint_id: str) -> bool:
+        self._refresh()
+        found = self._endpoints.get(endpoint_id)
+        if found is None or found.org_id != org_id:
+            return False
+        del self._endpoints[endpoint_id]
+        self._save()
+        return True
+
+    async def org_secrets(self, org_id: str, initial: list[SigningSecret]) -> list[SigningSecret]:
+        self._refresh()
+        if org_id not in self._secrets:
+            self._secrets[org_id] = [s.model_copy() for s in initial]
+            self._save()
+        return [s.model_copy() for s in self._secrets[org_id]]
+
+    async def put_org_secrets(self, org_id: str, items: list[SigningSecret]) -> None:
+        self._refresh()
+        self._secrets[org_id] = [s.model_copy() for s in items]
+        self._save()

@@ -8,7 +8,7 @@ import time
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class EventType(StrEnum):
@@ -154,6 +154,8 @@ RESERVED_HEADERS = frozenset({
 
 class WebhookTarget(BaseModel):
     """`webhook` in a job request (or a bridge): where to POST this job's events."""
+
+    model_config = ConfigDict(extra="forbid")
 
     url: str = Field(min_length=1, max_length=2048, pattern=r"^[hH][tT][tT][pP][sS]?://")
     headers: dict[str, str] = Field(default_factory=dict, max_length=20)

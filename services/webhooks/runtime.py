@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING
 
 from config import Settings, WebhookSettings
 from services.broker.base import Broker
+from services.config.factory import ConfigBackend
 from services.net.guard import NetPolicy
 from services.net.http1 import PinnedHttp1Client
 from services.webhooks.cache import EndpointCache
 from services.webhooks.limiter import EndpointLimiter
 from services.webhooks.sender import USER_AGENT
-from services.webhooks.store import WebhookStore
+from services.webhooks.split_store import SplitWebhookStore
+from services.webhooks.store import WebhookConfigStore, WebhookStore
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -64,13 +66,28 @@ def build_webhooks(
     )
 
 
-def create_store(settings: Settings, redis: Redis | None) -> WebhookStore:
-    """Redis when the process has a Redis client, in memory otherwise."""
+def create_config_store(backend: ConfigBackend) -> WebhookConfigStore:
+    """Endpoints and org secrets in the configuration repository (Mongo, else the JSON file)."""
+    if backend.mongo is not None:
+        from services.webhooks.mongo_store import MongoWebhookConfigStore
+
+        return MongoWebhookConfigStore(backend.mongo)
+    from services.webhooks.memory_store import MemoryWebhookConfigStore
+
+    return MemoryWebhookConfigStore(backend.file)
+
+
+def create_store(settings: Settings, redis: Redis | None, kept: WebhookConfigStore) -> WebhookStore:
+    """Records on Redis when the process has a Redis client, in memory otherwise; endpoints
+    and secrets always in `kept`."""
     retention = settings.jobs.retention_s
+    records: WebhookStore
     if redis is not None:
         from services.webhooks.redis_store import RedisWebhookStore
 
-        return RedisWebhookStore(redis, key_prefix=settings.redis.key_prefix, retention_s=retention)
-    from services.webhooks.memory_store import MemoryWebhookStore
+        records = RedisWebhookStore(redis, key_prefix=settings.redis.key_prefix, retention_s=retention)
+    else:
+        from services.webhooks.memory_store import MemoryWebhookStore
 
-    return MemoryWebhookStore(retention)
+        records = MemoryWebhookStore(retention)
+    return SplitWebhookStore(records, kept)

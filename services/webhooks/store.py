@@ -1,5 +1,6 @@
 """The webhook store port: endpoints and secrets (kept), events, deliveries and their
-attempt log (expire with job retention).
+attempt log (expire with job retention). The runtime's store is a `SplitWebhookStore`:
+endpoints and secrets from a `WebhookConfigStore` (below), the rest from Redis or memory.
 
 Adapters: `memory_store.MemoryWebhookStore` (embedded) and `redis_store.RedisWebhookStore`
 (production). tests/services/webhooks/test_store_contract.py runs against both.
@@ -73,3 +74,31 @@ class WebhookStore(Protocol):
         """The org's deliveries, newest first, optionally for one job and/or one status."""
 
     async def close(self) -> None: ...
+
+
+class WebhookConfigStore(Protocol):
+    """The webhook data that must never change behind a receiver's back: endpoints (with their
+    secrets) and each org's default signing secrets. A configuration repository (MongoDB or
+    the embedded JSON file), never Redis: a Redis that lost its data would otherwise mint a
+    new org secret silently and every later signature would fail at the receiver.
+
+    Adapters: `memory_store.MemoryWebhookConfigStore`, `mongo_store.MongoWebhookConfigStore`;
+    tests/services/webhooks/test_config_store_contract.py runs one suite against both.
+    """
+
+    async def connect(self) -> None:
+        """Create indexes (Mongo) or load the saved records (memory)."""
+
+    async def put_endpoint(self, endpoint: Endpoint) -> None: ...
+
+    async def get_endpoint(self, org_id: str, endpoint_id: str) -> Endpoint | None: ...
+
+    async def list_endpoints(self, org_id: str) -> list[Endpoint]:
+        """The org's endpoints, oldest first."""
+
+    async def delete_endpoint(self, org_id: str, endpoint_id: str) -> bool: ...
+
+    async def org_secrets(self, org_id: str, initial: list[SigningSecret]) -> list[SigningSecret]:
+        """The org's default signing secrets, atomically stored as `initial` on first use."""
+
+    async def put_org_secrets(self, org_id: str, items: list[SigningSecret]) -> None: ...

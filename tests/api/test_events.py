@@ -54,7 +54,7 @@ async def test_stream_relay_and_resume(
     await via_simulator.configure({"chunk_delay_ms": 5})
     text = "one two three four five six seven"
     async with platform(backend, unique, tmp_path) as p:
-        submitted = (await p.submit(text, model=f"gpt-{unique}", provider="openai",
+        submitted = (await p.submit(text, model=f"sim-{unique}", provider="openai",
                                     stream=True)).json()
         # Opened while the job is queued or running: relayed live until it ends.
         live = await _events(p, submitted["id"])

@@ -31,7 +31,10 @@ def test_key_changes_with_what_does() -> None:
 
 
 def test_bypass_rules() -> None:
-    assert bypass_reason(_p()) is None
+    # Unset temperature is the provider's default sampling: not served from the cache.
+    assert bypass_reason(_p()) == "sampling_without_seed"
+    assert bypass_reason(_p(cache=True)) is None
+    assert bypass_reason(_p(seed=3)) is None
     assert bypass_reason(_p(temperature=0)) is None
     assert bypass_reason(_p(temperature=0.7, seed=7)) is None
     assert bypass_reason(_p(cache=False)) == "cache_false"
@@ -39,5 +42,5 @@ def test_bypass_rules() -> None:
     assert bypass_reason(_p(temperature=0.7)) == "sampling_without_seed"
     assert bypass_reason(_p(temperature=0.7, metadata={"deterministic": True})) is None
     tool = {"name": "weather", "url": "https://tools.example.com/weather"}
-    assert bypass_reason(_p(tools=[tool])) == "http_tools"
-    assert bypass_reason(_p(tools=[{"name": "client_side"}])) is None
+    assert bypass_reason(_p(tools=[tool], temperature=0)) == "http_tools"
+    assert bypass_reason(_p(tools=[{"name": "client_side"}], temperature=0)) is None

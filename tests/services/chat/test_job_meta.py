@@ -23,9 +23,9 @@ async def test_job_keeps_every_attempt_across_requeues(
     monkeypatch.setenv("RESILIENCE_RETRY_ATTEMPTS", "1")
     model = f"sim-failfirst-2-{unique}"
     async with platform(backend, unique, tmp_path, max_attempts=3) as p:
-        job = (await p.submit("hi", provider="anthropic", model=model)).json()
+        job = (await p.submit("hi", provider="anthropic", model=model, temperature=0)).json()
         final = await p.poll(job["id"])
-        again = await p.poll((await p.submit("hi", provider="anthropic", model=model)).json()["id"])
+        again = await p.poll((await p.submit("hi", provider="anthropic", model=model, temperature=0)).json()["id"])
     assert final["status"] == "succeeded" and final["attempts"] == 3
     assert [(a["outcome"], a["error_code"]) for a in final["meta"]["attempts"]] == [
         ("error", "provider_unavailable"), ("error", "provider_unavailable"), ("ok", None)]

@@ -64,3 +64,13 @@ def test_the_development_placeholder_gives_one_key_every_process_shares() -> Non
 ])
 def test_mask_shows_no_more_than_a_hint(secret: str, shown: str) -> None:
     assert mask(secret) == shown
+
+
+def test_rotating_away_from_the_development_key_as_the_readme_says() -> None:
+    sealed = ring("change-me").encrypt("sk-made-in-development", aad="org:openai")
+    new = generate_key()
+    # README: put the new key first (the old one stays to decrypt), re-encrypt, drop the old.
+    both = ring(f"{new},change-me")
+    assert both.decrypt(sealed, aad="org:openai") == "sk-made-in-development"
+    resealed = both.encrypt(both.decrypt(sealed, aad="org:openai"), aad="org:openai")
+    assert ring(new).decrypt(resealed, aad="org:openai") == "sk-made-in-development"

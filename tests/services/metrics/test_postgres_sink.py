@@ -91,3 +91,18 @@ async def test_binary_copy_types_match_the_migrated_columns(
             (f'"{pg_schema}".request_metrics',))
         columns: dict[str, str] = dict(await cur.fetchall())
     assert [columns[c] for c in COLUMNS] == list(_TYPES)
+
+
+async def test_a_nul_byte_in_a_name_still_gets_the_job_its_row(
+    pg_url: str, pg_schema: str, pg_settings: TimescaleSettings,
+) -> None:
+    # PostgreSQL refuses NUL in text; the job must keep its row all the same.
+    sink = PostgresMetricsSink(pg_settings)
+    await sink.open()
+    try:
+        assert await sink.write([event("nul", provider="mo\x00ck", model="gpt\x00-x")]) == 1
+    finally:
+        await sink.close()
+    async with await psycopg.AsyncConnection.connect(pg_url) as conn:
+        cur = await conn.execute(f'SELECT provider, model FROM "{pg_schema}".request_metrics'.encode())
+        assert await cur.fetchall() == [("mo\ufffdck", "gpt\ufffd-x")]

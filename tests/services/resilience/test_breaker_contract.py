@@ -112,17 +112,17 @@ async def test_breaker_fails_fast_and_exports_its_state(store: BreakerStore) -> 
     breaker = CircuitBreaker(store, CFG, clock=lambda: clock[0])
     for _ in range(3):
         await breaker.record(await breaker.acquire("prov", "model-x"), ok=False)
-    assert BREAKER_STATE.labels("prov", "model-x")._value.get() == 2
+    assert BREAKER_STATE.labels("prov", "other")._value.get() == 2
     with pytest.raises(CircuitOpen) as caught:
         await breaker.acquire("prov", "model-x")
     assert caught.value.retryable and caught.value.code == "circuit_open"
     clock[0] = T0 + 5
     ticket = await breaker.acquire("prov", "model-x")
-    assert BREAKER_STATE.labels("prov", "model-x")._value.get() == 1
+    assert BREAKER_STATE.labels("prov", "other")._value.get() == 1
     await breaker.record(ticket, ok=True)
     await breaker.record(await breaker.acquire("prov", "model-x"), ok=True)
     assert await breaker.state("prov", "model-x") == CLOSED
-    assert BREAKER_STATE.labels("prov", "model-x")._value.get() == 0
+    assert BREAKER_STATE.labels("prov", "other")._value.get() == 0
 
 
 class CountingStore(MemoryBreakerStore):

@@ -1,0 +1,58 @@
+"""Free-form JSON from clients, bounded where it enters: nesting depth and lone surrogates.
+
+A dict or list nested deeper than MAX_DEPTH, or a string holding a lone UTF-16 surrogate
+("\\ud800", which JSON allows and Python decodes), validates as `dict[str, Any]` / `str`
+but cannot be serialised later (pydantic stops at 255 levels, orjson and UTF-8 refuse the
+surrogate), so the request would answer 500 or the job crash. Request models inherit
+`Bounded` and such input is a 422 naming the field instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, field_validator
+
+# JSON Schema documents and metadata seen in practice stay under 20 levels; 64 leaves room
+# and stays far below pydantic's serialisation limit (255) and the parser's recursion limit.
+MAX_DEPTH = 64
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def check_json(value: Any) -> None:
+    """Raise ValueError when `value` nests deeper than MAX_DEPTH or holds a lone surrogate."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if _has_lone_surrogate(item):
+                raise ValueError("contains a lone UTF-16 surrogate, which is not valid Unicode text")
+            continue
+        if isinstance(item, BaseModel):
+            item = item.__dict__
+        if isinstance(item, dict):
+            children: list[Any] = [*item.keys(), *item.values()]
+        elif isinstance(item, list | tuple):
+            children = list(item)
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            raise ValueError(f"is nested more than {MAX_DEPTH} levels deep")
+        stack.extend((child, depth + 1) for child in children)
+
+
+class Bounded(BaseModel):
+    """A request model whose every field passes `check_json`."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        check_json(value)
+        return value
