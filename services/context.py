@@ -33,6 +33,8 @@ from services.jobs.store import JobStore
 from services.jobs.stream_store import StreamStore
 from services.metrics.runtime import Metrics, build_metrics
 from services.providers.registry import ProviderRegistry, build_registry
+from services.scheduling.runtime import build_capacity, build_scheduler
+from services.scheduling.service import Scheduler
 from services.stores import Stores, create_stores, start_config_services
 from services.webhooks.dispatch import on_job_finished
 from services.webhooks.runtime import Webhooks, build_webhooks, create_store
@@ -65,6 +67,8 @@ class Context:
     metrics: Metrics
     executors: ExecutorRegistry
     lifecycle: JobLifecycle
+    # Fair shares, priorities and provider capacity (services/scheduling).
+    scheduler: Scheduler
     _stack: AsyncExitStack
 
     async def close(self) -> None:
@@ -127,23 +131,27 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     stack.push_async_callback(metrics.close)
     webhooks = build_webhooks(settings, create_store(settings, redis), broker)
     stack.push_async_callback(webhooks.close)
-    providers = build_registry(settings)
+    credentials = OrgCredentials(config_services.credentials)
+    capacity = build_capacity(settings, redis, credentials)
+    providers = build_registry(settings, on_response=capacity.observe)
     stack.push_async_callback(providers.aclose)
-    chat = build_runtime(settings, redis, providers=providers,
-                         credentials=OrgCredentials(config_services.credentials))
+    chat = build_runtime(settings, redis, providers=providers, credentials=credentials)
     stack.push_async_callback(chat.close)
 
     executors = default_executors(chat)
     listeners = JobListeners([metrics.publish, partial(on_job_finished, webhooks)])
+    scheduler = build_scheduler(settings, redis, capacity, broker, jobs)
+    stack.push_async_callback(scheduler.close)
     lifecycle = JobLifecycle(
         store=jobs, broker=broker, executors=executors, listeners=listeners, streams=streams,
-        settings=settings.jobs, check_webhook_url=partial(validate_url, webhooks),
+        settings=settings.jobs, check_webhook_url=partial(validate_url, webhooks), admission=scheduler,
     )
     return Context(
         settings=settings, role=role, broker=broker, redis=redis, jobs=jobs, streams=streams,
         stores=stores, keys=KeyService(stores.keys), bridges=config_services.bridges,
         credentials=config_services.credentials, providers=providers, chat=chat,
-        webhooks=webhooks, metrics=metrics, executors=executors, lifecycle=lifecycle, _stack=stack,
+        webhooks=webhooks, metrics=metrics, executors=executors, lifecycle=lifecycle,
+        scheduler=scheduler, _stack=stack,
     )
 
 

@@ -23,6 +23,7 @@ async def start_runner(ctx: Context, pools: list[str]) -> Runner:
     runner = Runner(ctx.broker, consumers_for(ctx, pools), prefetch=ctx.settings.rabbit.prefetch,
                     drain_grace_s=ctx.settings.jobs.drain_grace_s)
     await runner.start()
+    ctx.scheduler.start_dispatching([p for p in pools if p in ctx.executors])
     return runner
 
 

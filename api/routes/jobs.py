@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, Field
@@ -20,6 +20,17 @@ _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+(?:\.\d+)?)")
 class JobSubmit(BaseModel):
     kind: str = Field(min_length=1, max_length=64, description="model, chatbot, rag, or another registered kind")
     payload: dict[str, Any] = Field(default_factory=dict)
+    priority: Literal["high", "normal", "low"] = Field(
+        default="normal", description="order among the org's own queued jobs")
+    max_queue_s: float | None = Field(
+        default=None, gt=0, le=7 * 24 * 3600,
+        description="longest wait to start (provider capacity, fair share); then `queue_timeout`")
+
+    def scheduling(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"priority": self.priority}
+        if self.max_queue_s is not None:
+            meta["max_queue_s"] = self.max_queue_s
+        return meta
 
 
 def _links(job_id: str) -> dict[str, str]:
@@ -27,8 +38,10 @@ def _links(job_id: str) -> dict[str, str]:
     return {"self": base, "cancel": f"{base}/cancel", "events": f"{base}/events"}
 
 
-def _answer(job: Job, *, replayed: bool = False) -> Json:
+def _answer(job: Job, *, replayed: bool = False, queue: dict[str, Any] | None = None) -> Json:
     body = {**job.public(), "links": _links(job.id)}
+    if queue is not None:
+        body["queue"] = queue
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     if not job.status.terminal:
         headers["Location"] = f"/api/v1/jobs/{job.id}"
@@ -58,7 +71,8 @@ async def submit_job(
 ) -> Json:
     """Accept a job: 202 with its id once it is recorded and the broker confirmed it."""
     wait_s = _wait_seconds(ctx, wait, prefer)
-    created = await ctx.lifecycle.submit(org_id, body.kind, body.payload, idempotency_key=idempotency_key)
+    created = await ctx.lifecycle.submit(org_id, body.kind, body.payload, idempotency_key=idempotency_key,
+                                         meta=body.scheduling())
     job = created.job
     if wait_s > 0 and not job.status.terminal:
         job = await ctx.lifecycle.get(org_id, job.id, wait_s=wait_s)
@@ -69,7 +83,8 @@ async def submit_job(
 async def get_job(job_id: str, ctx: CtxDep, org_id: OrgDep, wait: WaitQuery = None,
                   prefer: PreferHeader = None) -> Json:
     job = await ctx.lifecycle.get(org_id, job_id, wait_s=_wait_seconds(ctx, wait, prefer))
-    return _answer(job)
+    # While it waits: position estimate, why (capacity, fair_share, priority, worker), expected start.
+    return _answer(job, queue=await ctx.scheduler.describe(job))
 
 
 @router.get("")
