@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,6 @@ import pytest
 
 from services.providers.simulator.server import RunningSimulator
 from tests.platform import Platform, platform
-from tests.sim_fixtures import sim, sim_server  # noqa: F401
 
 WINDOW_S = 2.0
 R = 20
@@ -36,7 +36,8 @@ async def _submit_many(p: Platform, n: int, *, headers: dict[str, str], model: s
     return ids
 
 
-async def _finished(p: Platform, ids: list[str], headers: dict[str, str], timeout_s: float = 60) -> list[dict[str, Any]]:
+async def _finished(p: Platform, ids: list[str], headers: dict[str, str],
+                    timeout_s: float = 60) -> list[dict[str, Any]]:
     return [await p.poll(i, headers=headers, timeout=timeout_s) for i in ids]
 
 
@@ -81,3 +82,55 @@ async def test_five_times_the_rate_limit_all_succeed_paced_to_the_limit(
     else:
         later = [t for t in received if t > received[0] + 2 * WINDOW_S]
         assert _max_in_window(later, WINDOW_S) <= 2 * R
+
+
+async def _started_at(p: Platform, ids: list[str], headers: dict[str, str]) -> list[float | None]:
+    out = []
+    for job_id in ids:
+        body = (await p.client.get(f"/api/v1/jobs/{job_id}", headers=headers)).json()
+        out.append(body["started_at"])
+    return out
+
+
+async def test_a_small_org_starts_within_the_dispatch_window_of_a_big_backlog(
+    unique: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Org A queues 600 jobs of 50 ms on 5 worker slots (~6 s of work); org B then queues 10.
+    With fair shares B's jobs start after at most dispatch_ahead (20) + a few DRR turns of
+    A's jobs, i.e. while A still has most of its backlog; in FIFO they would start last."""
+    monkeypatch.setenv("SCHEDULING_DISPATCH_AHEAD", "20")
+    async with platform("real", unique, tmp_path, concurrency=5) as p:
+        a_ids = await _submit_many(p, 600, headers=p.org_a, model="mock-50ms")
+        b_submitted = time.time()
+        b_ids = await _submit_many(p, 10, headers=p.org_b, model="mock-50ms")
+        b_jobs = await _finished(p, b_ids, p.org_b)
+        a_started = [t for t in await _started_at(p, a_ids, p.org_a) if t is not None]
+        queue = (await p.client.get(f"/api/v1/jobs/{a_ids[-1]}", headers=p.org_a)).json()
+    assert [j["status"] for j in b_jobs] == ["succeeded"] * 10
+    last_b = max(j["started_at"] for j in b_jobs)
+    a_between = sum(1 for t in a_started if b_submitted < t < last_b)
+    # A's jobs that started after B arrived and before B's last one: those dispatched or
+    # running when B arrived (20 + 5) plus A's DRR turns alongside B's 10. FIFO: ~500.
+    assert a_between <= 20 + 5 + 10 + 5, a_between
+    # While it waited, A's last job said why and where it stood.
+    assert queue["status"] in ("queued", "succeeded")
+    if queue["status"] == "queued":
+        assert queue["queue"]["reason"] in ("fair_share", "worker")
+        assert queue["queue"]["position"] > 0
+
+
+async def test_high_priority_jobs_overtake_the_orgs_low_priority_backlog(
+    unique: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SCHEDULING_DISPATCH_AHEAD", "10")
+    async with platform("real", unique, tmp_path, concurrency=5) as p:
+        low = await _submit_many(p, 300, headers=p.org_a, model="mock-50ms", priority="low")
+        high_submitted = time.time()
+        high = await _submit_many(p, 10, headers=p.org_a, model="mock-50ms", priority="high")
+        high_jobs = await _finished(p, high, p.org_a)
+        low_started = [t for t in await _started_at(p, low, p.org_a) if t is not None]
+    assert [j["status"] for j in high_jobs] == ["succeeded"] * 10
+    last_high = max(j["started_at"] for j in high_jobs)
+    # Low jobs started after the high ones arrived and before the last high one: at most
+    # the dispatched (10) and running (5) ones; without priorities, ~250.
+    assert sum(1 for t in low_started if high_submitted < t < last_high) <= 10 + 5 + 5

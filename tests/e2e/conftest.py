@@ -1,0 +1,1 @@
+from tests.sim_fixtures import sim, sim_server  # noqa: F401
