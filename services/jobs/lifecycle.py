@@ -257,13 +257,16 @@ class JobLifecycle:
         await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts)
 
     async def _requeue_throttled(self, job: Job, exc: Retryable, attempts: RunAttempts) -> None:
-        """The provider said 429: the scheduler has lowered its capacity; the job goes back to
-        the queue as if it had not started (its attempt is given back). Raises Retryable."""
-        delay = await self.admission.throttled(job) if self.admission is not None else 1.0
+        """The provider said 429 (the scheduler has already lowered its capacity): the job goes
+        back to the queue as if it had not started, its attempt given back, and waits for a new
+        capacity slot. Raises Retryable."""
         fields: dict[str, Any] = {"attempts": max(0, job.attempts - 1), "error": _error(exc)}
         if attempts.calls:
             fields["meta"] = {**job.meta, "attempts": self._history(job, attempts)}
-        if await self.store.transition(job.id, RETRY_FROM, JobStatus.QUEUED, fields) is not None:
+        requeued = await self.store.transition(job.id, RETRY_FROM, JobStatus.QUEUED, fields)
+        if requeued is not None and self.admission is not None:
+            # After the transition: its meta write must not overwrite the new reservation.
+            delay = await self.admission.throttled(requeued)
             raise Retryable(exc.message, code="rate_limited", retry_after_s=delay) from exc
 
     async def _queue_timeout(self, job: Job) -> None:

@@ -40,17 +40,24 @@ from services.scheduling.capacity import Capacity
 from services.scheduling.store import PRIORITIES, FairQueue, Picked
 
 log = logging.getLogger(__name__)
-# A reservation this close is slept in process rather than sent round a delay queue.
-NEAR_S = 0.05
+# A slot this close is slept out in process; a farther one goes round a delay queue that
+# returns the job RETURN_EARLY_S ahead of its slot. A delay-queue hop ran 0.1-0.5 s late on
+# the shared 2-core test machine: jobs that started whenever they came back bunched up and
+# overran the provider's window (19 of 150 refused); sleeping the last stretch here keeps
+# starts on their slots.
+NEAR_S = 0.5
+RETURN_EARLY_S = 0.4
 EARLY_S = 0.002
+# A job back later than this after its slot lost it (starting now would bunch with the jobs
+# on the next slots): it reserves a new one. First use of a delay queue (its declare under
+# load) made whole groups of jobs ~2 s late.
+LATE_S = 0.25
 PRIORITY_NAMES = {v: k for k, v in PRIORITIES.items()}
 
 
 def delay_step_s(wait_s: float) -> float:
     """Round a wait down to a coarse step: each distinct delay is a RabbitMQ queue of its own,
-    so waits share ~60 queues instead of one per millisecond. The job comes back a little
-    early and waits the rest (again, or in process under NEAR_S), so it starts on its slot:
-    rounding up instead bunched jobs into the step's end and overran the provider's window."""
+    so waits share ~60 queues instead of one per millisecond."""
     for limit, step in ((1.0, 0.05), (10.0, 0.5), (60.0, 5.0)):
         if wait_s < limit:
             return math.floor(wait_s / step) * step
@@ -58,10 +65,9 @@ def delay_step_s(wait_s: float) -> float:
 
 
 async def _until_slot(wait_s: float) -> Admit:
-    """Sleep a near slot out here, send a far one round a delay queue."""
-    step = delay_step_s(wait_s)
-    if step >= NEAR_S:
-        return Admit(wait_s=step)
+    """Sleep a near slot out here; send a far one round a delay queue, back a little early."""
+    if wait_s >= NEAR_S:
+        return Admit(wait_s=max(delay_step_s(wait_s - RETURN_EARLY_S), 0.05))
     if wait_s > EARLY_S:
         await asyncio.sleep(wait_s)
     return RUN_NOW
@@ -144,7 +150,9 @@ class Scheduler:
         now = time.time()
         ticket = job.meta.get("schedule")
         if isinstance(ticket, dict) and ticket.get("attempts") == job.attempts:
-            return await _until_slot(float(ticket.get("not_before", 0)) - now)
+            left = float(ticket.get("not_before", 0)) - now
+            if left >= -LATE_S:
+                return await _until_slot(left)
         budget = self.max_queue_s(job)
         if job.started_at is None:
             budget -= now - job.created_at
@@ -153,7 +161,7 @@ class Scheduler:
         wait = await self.capacity.reserve(job.org_id, job.request, max_wait_s=budget)
         if wait is None:
             return Admit(timeout=True) if job.started_at is None else Admit(wait_s=delay_step_s(budget))
-        if delay_step_s(wait) >= NEAR_S:
+        if wait >= NEAR_S:
             await self._ticket(job, now + wait, job.attempts)
         return await _until_slot(wait)
 
@@ -161,8 +169,8 @@ class Scheduler:
         now = time.time()
         wait = await self.capacity.reserve(job.org_id, job.request, max_wait_s=self.settings.max_queue_s)
         wait = wait if wait is not None else self.settings.max_queue_s
-        # The lifecycle gives the attempt back: the ticket is for the attempt count it sets.
-        await self._ticket(job, now + wait, max(0, job.attempts - 1))
+        # `job` is already back in the queue with its attempt given back.
+        await self._ticket(job, now + wait, job.attempts)
         return max(delay_step_s(wait), NEAR_S)
 
     async def _ticket(self, job: Job, not_before: float, attempts: int) -> None:

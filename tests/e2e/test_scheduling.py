@@ -74,14 +74,21 @@ async def test_five_times_the_rate_limit_all_succeed_paced_to_the_limit(
     accepted = sorted(seen["accepted"])
     assert len(accepted) == 5 * R
     received = seen["received"]
-    # Shaped: without it the provider would see all 5R requests (and their retries) in the
-    # first window. Measured pacing is looser than GCRA's R + 1 (delay-queue return jitter
-    # bunches starts; bench/RESULTS.md), so the bound asserted here is 2R per window.
+    # The provider saw at most R per window plus a small burst (GCRA spaces starts
+    # window / R apart; a delay-queue hop that returns a job late costs it its slot rather
+    # than bunching it with the next ones). Without shaping it would see all 5R at once.
     if configured:
-        assert _max_in_window(received, WINDOW_S) <= 2 * R
+        assert _max_in_window(received, WINDOW_S) <= R + 3
     else:
+        # Unknown at first: the first answers' headers teach the limit.
         later = [t for t in received if t > received[0] + 2 * WINDOW_S]
-        assert _max_in_window(later, WINDOW_S) <= 2 * R
+        assert _max_in_window(later, WINDOW_S) <= R + 3
+    # Throughput after the first window, against the allowed R / window. Configured: the
+    # limit is known from the start (bench: 0.88). Learnt: the first burst's 429s lower the
+    # limit by throttle_factor (0.8) while the backlog reserves its slots (bench: 0.77-0.92).
+    steady = [t for t in accepted if t >= accepted[0] + WINDOW_S]
+    rate = (len(steady) - 1) / (steady[-1] - steady[0])
+    assert rate >= (0.85 if configured else 0.7) * R / WINDOW_S, rate
 
 
 async def _started_at(p: Platform, ids: list[str], headers: dict[str, str]) -> list[float | None]:
