@@ -259,6 +259,8 @@ class SchedulingSettings(BaseSettings):
     max_queue_s: float = Field(default=3600.0, gt=0)
     # A dispatched job not started after this long no longer counts as dispatched.
     dispatched_stale_s: float = Field(default=300.0, gt=0)
+    # Largest batch upload (JSON or JSONL, up to 50,000 requests).
+    batch_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
 
 
 class Settings(BaseSettings):

@@ -53,8 +53,10 @@ def create_app(
     errors.install(app)
     for router in all_routers():
         app.include_router(router)
-    max_body = (settings or (ctx.settings if ctx else None) or load_settings()).app.max_body_bytes
-    app.add_middleware(BodyLimit, max_bytes=max_body)
+    resolved = settings or (ctx.settings if ctx else None) or load_settings()
+    app.add_middleware(BodyLimit, max_bytes=resolved.app.max_body_bytes,
+                       bulk_prefixes=("/api/v1/batches", "/v1/files"),
+                       bulk_max_bytes=resolved.scheduling.batch_max_bytes)
     app.add_middleware(RequestId)
     # Outermost, so a request refused by an inner middleware (413) is counted too.
     app.add_middleware(PrometheusMiddleware)

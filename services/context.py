@@ -33,7 +33,8 @@ from services.jobs.store import JobStore
 from services.jobs.stream_store import StreamStore
 from services.metrics.runtime import Metrics, build_metrics
 from services.providers.registry import ProviderRegistry, build_registry
-from services.scheduling.runtime import build_capacity, build_scheduler
+from services.scheduling.batches import BatchService
+from services.scheduling.runtime import build_batches, build_capacity, build_scheduler
 from services.scheduling.service import Scheduler
 from services.stores import Stores, create_stores, start_config_services
 from services.webhooks.dispatch import on_job_finished
@@ -69,6 +70,7 @@ class Context:
     lifecycle: JobLifecycle
     # Fair shares, priorities and provider capacity (services/scheduling).
     scheduler: Scheduler
+    batches: BatchService
     _stack: AsyncExitStack
 
     async def close(self) -> None:
@@ -146,12 +148,14 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
         store=jobs, broker=broker, executors=executors, listeners=listeners, streams=streams,
         settings=settings.jobs, check_webhook_url=partial(validate_url, webhooks), admission=scheduler,
     )
+    batches = build_batches(settings, redis, lifecycle)
+    listeners.add(batches.on_job_finished)
     return Context(
         settings=settings, role=role, broker=broker, redis=redis, jobs=jobs, streams=streams,
         stores=stores, keys=KeyService(stores.keys), bridges=config_services.bridges,
         credentials=config_services.credentials, providers=providers, chat=chat,
         webhooks=webhooks, metrics=metrics, executors=executors, lifecycle=lifecycle,
-        scheduler=scheduler, _stack=stack,
+        scheduler=scheduler, batches=batches, _stack=stack,
     )
 
 

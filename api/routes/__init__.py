@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 def all_routers() -> list[APIRouter]:
     from api.routes import (
+        batches,
         bridge_runs,
         config_apikeys,
         config_bridges,
@@ -24,4 +25,4 @@ def all_routers() -> list[APIRouter]:
     return [health.router, jobs.router, events.router, usage.router, prom.router,
             webhooks.router, config_bridges.router, config_apikeys.router,
             config_services.router, config_platform_keys.router, bridge_runs.router,
-            openai_compat.router]
+            openai_compat.router, batches.router, batches.files_router, batches.openai_router]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from typing import Any
 
 from services.scheduling.store import Learnt, Limits, Picked, Place
 
@@ -164,3 +165,38 @@ class MemoryFairQueue:
     async def backlog(self, kind: str) -> int:
         k = self._k[kind]
         return sum(len(v) for v in k.lists.values())
+
+
+class MemoryBatches:
+    def __init__(self) -> None:
+        self._b: dict[str, dict[str, Any]] = {}
+        self._jobs: dict[str, list[tuple[str, str]]] = {}
+        self._files: dict[tuple[str, str], bytes] = {}
+
+    async def create(self, batch: dict[str, Any]) -> None:
+        self._b[batch["id"]] = {**batch, "counts": {"succeeded": 0, "failed": 0, "cancelled": 0}}
+        self._jobs[batch["id"]] = []
+
+    async def add_jobs(self, batch_id: str, jobs: list[tuple[str, str]]) -> None:
+        self._jobs[batch_id] += jobs
+
+    async def get(self, batch_id: str) -> dict[str, Any] | None:
+        found = self._b.get(batch_id)
+        return None if found is None else {**found, "counts": dict(found["counts"])}
+
+    async def set_status(self, batch_id: str, status: str) -> None:
+        if batch_id in self._b:
+            self._b[batch_id]["status"] = status
+
+    async def count(self, batch_id: str, status: str) -> None:
+        if batch_id in self._b:
+            self._b[batch_id]["counts"][status] = self._b[batch_id]["counts"].get(status, 0) + 1
+
+    async def jobs(self, batch_id: str) -> list[tuple[str, str]]:
+        return list(self._jobs.get(batch_id, []))
+
+    async def put_file(self, file_id: str, org_id: str, content: bytes) -> None:
+        self._files[(org_id, file_id)] = content
+
+    async def get_file(self, file_id: str, org_id: str) -> bytes | None:
+        return self._files.get((org_id, file_id))

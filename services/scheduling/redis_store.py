@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from services.scheduling.store import Learnt, Limits, Picked, Place
 
 if TYPE_CHECKING:
@@ -239,3 +241,54 @@ class RedisFairQueue:
 
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisBatches:
+    """`batch:<id>` hash (record JSON, status, counters) and `batch:<id>:jobs` list."""
+
+    def __init__(self, redis: Redis, prefix: str, ttl_s: int) -> None:
+        self._r = redis
+        self._prefix = prefix + "batch:"
+        self._ttl_s = ttl_s
+
+    async def create(self, batch: dict[str, Any]) -> None:
+        key = self._prefix + batch["id"]
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"record": orjson.dumps(batch), "status": batch["status"],
+                                    "succeeded": 0, "failed": 0, "cancelled": 0})
+            pipe.expire(key, self._ttl_s)
+            await pipe.execute()
+
+    async def add_jobs(self, batch_id: str, jobs: list[tuple[str, str]]) -> None:
+        key = self._prefix + batch_id + ":jobs"
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.rpush(key, *[f"{j}\t{c}" for j, c in jobs])
+            pipe.expire(key, self._ttl_s)
+            await pipe.execute()
+
+    async def get(self, batch_id: str) -> dict[str, Any] | None:
+        raw = await self._r.hgetall(self._prefix + batch_id)
+        if not raw:
+            return None
+        fields = {_s(k): v for k, v in raw.items()}
+        record: dict[str, Any] = orjson.loads(fields["record"])
+        record["status"] = _s(fields["status"])
+        record["counts"] = {k: int(fields.get(k, 0)) for k in ("succeeded", "failed", "cancelled")}
+        return record
+
+    async def set_status(self, batch_id: str, status: str) -> None:
+        await self._r.hset(self._prefix + batch_id, "status", status)
+
+    async def count(self, batch_id: str, status: str) -> None:
+        await self._r.hincrby(self._prefix + batch_id, status, 1)
+
+    async def jobs(self, batch_id: str) -> list[tuple[str, str]]:
+        raw = await self._r.lrange(self._prefix + batch_id + ":jobs", 0, -1)
+        return [(parts[0], parts[1]) for parts in (_s(r).split("\t", 1) for r in raw)]
+
+    async def put_file(self, file_id: str, org_id: str, content: bytes) -> None:
+        await self._r.set(f"{self._prefix}file:{org_id}:{file_id}", content, ex=self._ttl_s)
+
+    async def get_file(self, file_id: str, org_id: str) -> bytes | None:
+        found = await self._r.get(f"{self._prefix}file:{org_id}:{file_id}")
+        return bytes(found) if found is not None else None

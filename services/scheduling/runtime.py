@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING
 
 from config import Settings
 from services.broker.base import Broker
+from services.jobs.lifecycle import JobLifecycle
 from services.jobs.store import JobStore
+from services.scheduling.batches import BatchService
 from services.scheduling.capacity import Capacity, CredentialLookup
 from services.scheduling.service import Scheduler
-from services.scheduling.store import FairQueue
+from services.scheduling.store import BatchStore, FairQueue
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -38,3 +40,15 @@ def build_scheduler(settings: Settings, redis: Redis | None, capacity: Capacity,
 
         queue = MemoryFairQueue()
     return Scheduler(capacity, queue, broker, jobs, settings.scheduling)
+
+
+def build_batches(settings: Settings, redis: Redis | None, lifecycle: JobLifecycle) -> BatchService:
+    if redis is not None:
+        from services.scheduling.redis_store import RedisBatches
+
+        store: BatchStore = RedisBatches(redis, settings.redis.key_prefix + "sched:", settings.jobs.retention_s)
+    else:
+        from services.scheduling.memory_store import MemoryBatches
+
+        store = MemoryBatches()
+    return BatchService(store, lifecycle)

@@ -89,13 +89,20 @@ class Scheduler:
         return float(self.settings.org_weights.get(org_id, 1.0))
 
     @staticmethod
+    def share(job: Job) -> str:
+        """The fair-share key: the org, or `<org>/batch` for its batch jobs."""
+        share = job.meta.get("share")
+        return share if isinstance(share, str) else job.org_id
+
+    @staticmethod
     def priority(job: Job) -> int:
         return PRIORITIES.get(str(job.meta.get("priority") or "normal"), 1)
 
     async def hold(self, job: Job) -> bool:
         if not self.settings.fair_share:
             return False
-        await self.queue.push(job.kind, job.org_id, self.priority(job), job.id, self.weight(job.org_id))
+        share = self.share(job)
+        await self.queue.push(job.kind, share, self.priority(job), job.id, self.weight(share))
         await self.dispatch(job.kind)
         return True
 
@@ -114,7 +121,7 @@ class Scheduler:
         return len(picked) - len(failed)
 
     async def _publish(self, kind: str, picked: Picked) -> None:
-        message = JobMessage(job_id=picked.job_id, org_id=picked.org_id, kind=kind)
+        message = JobMessage(job_id=picked.job_id, org_id=picked.org_id.removesuffix("/batch"), kind=kind)
         await self.broker.publish(job_queue(kind), message.outgoing())
 
     def start_dispatching(self, kinds: list[str]) -> None:
@@ -192,7 +199,7 @@ class Scheduler:
                 and float(ticket.get("not_before", 0)) > now:
             return {**out, "position": 0, "reason": "capacity",
                     "expected_start_at": float(ticket["not_before"])}
-        place = await self.queue.place(job.kind, job.org_id, self.priority(job), job.id, now)
+        place = await self.queue.place(job.kind, self.share(job), self.priority(job), job.id, now)
         if place.held:
             ahead = place.higher + place.same + place.others + place.dispatched
             reason = "priority" if place.higher else "fair_share"

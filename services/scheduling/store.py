@@ -8,7 +8,7 @@ runs one contract suite against both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 # Priorities inside an org: lower serves first.
 PRIORITIES = {"high": 0, "normal": 1, "low": 2}
@@ -89,3 +89,27 @@ class FairQueue(Protocol):
     async def place(self, kind: str, org_id: str, priority: int, job_id: str, now: float) -> Place: ...
 
     async def backlog(self, kind: str) -> int: ...
+
+
+class BatchStore(Protocol):
+    """Batch records, their jobs (job id, custom id) in submit order, and finish counters."""
+
+    async def create(self, batch: dict[str, Any]) -> None: ...
+
+    async def add_jobs(self, batch_id: str, jobs: list[tuple[str, str]]) -> None: ...
+
+    async def get(self, batch_id: str) -> dict[str, Any] | None:
+        """The record with `counts` (succeeded, failed, cancelled)."""
+        ...
+
+    async def set_status(self, batch_id: str, status: str) -> None: ...
+
+    async def count(self, batch_id: str, status: str) -> None: ...
+
+    async def jobs(self, batch_id: str) -> list[tuple[str, str]]: ...
+
+    async def put_file(self, file_id: str, org_id: str, content: bytes) -> None:
+        """An uploaded batch input file (OpenAI's /v1/files)."""
+        ...
+
+    async def get_file(self, file_id: str, org_id: str) -> bytes | None: ...
