@@ -15,8 +15,8 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from services.chat.cache_keys import bypass_reason, cache_key
 from services.cache.service import BYPASS, HIT, MISS
+from services.chat.cache_keys import bypass_reason, cache_key
 from services.chat.conversation import StreamOutcome, converse, converse_stream
 from services.chat.routing import Call, Candidate
 from services.chat.runtime import ChatRuntime

@@ -27,7 +27,8 @@ RUN_NOW = Admit()
 
 class Admission(Protocol):
     async def hold(self, job: Job) -> bool:
-        """Take the job into the fair-share sub-queues (True) or leave the publish to the caller."""
+        """Take the job into the fair-share sub-queues (True) or leave the publish to the caller.
+        Raises Unavailable when the job was dispatched at once and the broker refused it."""
         ...
 
     async def admit(self, job: Job) -> Admit:

@@ -125,10 +125,11 @@ class JobLifecycle:
                            job_id=created.job.id)
         if not created.created:
             return created
-        if self.admission is not None and await self.admission.hold(job):
-            return created
         try:
-            await self.broker.publish(job_queue(kind), JobMessage(job_id=job.id, org_id=org_id, kind=kind).outgoing())
+            # The scheduler holds it for fair dispatch, or it is published here.
+            if self.admission is None or not await self.admission.hold(job):
+                message = JobMessage(job_id=job.id, org_id=org_id, kind=kind)
+                await self.broker.publish(job_queue(kind), message.outgoing())
         except Unavailable as exc:
             await self.store.transition(job.id, [JobStatus.QUEUED], JobStatus.FAILED, {
                 "finished_at": time.time(),

@@ -105,4 +105,10 @@ async def call_with_retry(
         before_sleep=_escalate_long_waits(policy),
         reraise=True,
     )
-    return await retrying(fn)
+    try:
+        return await retrying(fn)
+    except Retryable as exc:
+        if policy.retry_rate_limited or exc.code != "rate_limited" or isinstance(exc, RetryLater):
+            raise
+        # Not retried here: the job goes back to the queue for a capacity slot.
+        raise RetryLater(exc.retry_after_s or 0.0, exc) from exc

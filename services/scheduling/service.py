@@ -32,6 +32,7 @@ from typing import Any
 from config import SchedulingSettings
 from services.broker.base import Broker
 from services.broker.queues import job_queue
+from services.errors import Unavailable
 from services.jobs.admission import RUN_NOW, Admit
 from services.jobs.messages import JobMessage
 from services.jobs.model import Job, JobStatus
@@ -103,22 +104,31 @@ class Scheduler:
             return False
         share = self.share(job)
         await self.queue.push(job.kind, share, self.priority(job), job.id, self.weight(share))
-        await self.dispatch(job.kind)
+        _, failed = await self._dispatch(job.kind)
+        if job.id in failed:
+            # Its own publish failed: the submit fails (503) as without fair shares. The held
+            # copy is harmless: dispatched later, it is skipped as finished.
+            raise Unavailable("the job queue is unavailable", code="broker_unavailable")
         return True
 
     async def dispatch(self, kind: str) -> int:
         """One round: move what fits into RabbitMQ, in fair order. Returns how many moved."""
+        moved, _ = await self._dispatch(kind)
+        return moved
+
+    async def _dispatch(self, kind: str) -> tuple[int, set[str]]:
+        """(jobs moved, ids whose publish failed: they are back at the front of their lists)."""
         picked = await self.queue.pick(kind, now=time.time(), ahead=self.settings.dispatch_ahead,
                                        stale_s=self.settings.dispatched_stale_s,
                                        limit=self.settings.dispatch_ahead)
         if not picked:
-            return 0
+            return 0, set()
         results = await asyncio.gather(*(self._publish(kind, p) for p in picked), return_exceptions=True)
         failed = [p for p, r in zip(picked, results, strict=True) if isinstance(r, BaseException)]
         if failed:
             log.warning("dispatch could not publish; jobs stay held", extra={"count": len(failed)})
             await self.queue.restore(kind, failed, {p.org_id: self.weight(p.org_id) for p in failed})
-        return len(picked) - len(failed)
+        return len(picked) - len(failed), {p.job_id for p in failed}
 
     async def _publish(self, kind: str, picked: Picked) -> None:
         message = JobMessage(job_id=picked.job_id, org_id=picked.org_id.removesuffix("/batch"), kind=kind)
