@@ -142,3 +142,40 @@ async def test_high_priority_jobs_overtake_the_orgs_low_priority_backlog(
     # Low jobs started after the high ones arrived and before the last high one: at most
     # the dispatched (10) and running (5) ones; without priorities, ~250.
     assert sum(1 for t in low_started if high_submitted < t < last_high) <= 10 + 5 + 5
+
+
+async def test_a_job_waits_for_capacity_visibly_and_fails_queue_timeout_past_its_max_queue_s(
+    sim: RunningSimulator, unique: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-capacity")
+    monkeypatch.setenv("PROVIDERS_SIMULATOR_URL", sim.url)
+    monkeypatch.setenv("SCHEDULING_LIMITS", json.dumps({f"openai/{MODEL}": {"rpm": 1}}))
+    async with platform("real", unique, tmp_path, concurrency=5) as p:
+        def body(max_queue_s: float) -> dict[str, Any]:
+            return {"kind": "model", "max_queue_s": max_queue_s, "payload": {
+                "provider": "openai", "model": MODEL, "cache": False, "messages": [{"role": "user", "content": "x"}]}}
+
+        first = (await p.client.post("/api/v1/jobs", json=body(30), headers=p.org_a)).json()
+        assert (await p.poll(first["id"]))["status"] == "succeeded"
+        # One request a minute: the next slot is ~60 s away.
+        patient = (await p.client.post("/api/v1/jobs", json=body(600), headers=p.org_a)).json()
+        hurried = (await p.client.post("/api/v1/jobs", json=body(5), headers=p.org_a)).json()
+        timed_out = await p.poll(hurried["id"])
+        assert timed_out["status"] == "failed" and timed_out["error"]["code"] == "queue_timeout"
+        assert timed_out["attempts"] == 0
+        waiting = (await p.client.get(f"/api/v1/jobs/{patient['id']}", headers=p.org_a)).json()
+        assert waiting["status"] == "queued"
+        assert waiting["queue"]["reason"] == "capacity"
+        assert waiting["queue"]["expected_start_at"] > time.time() + 30
+        await p.client.post(f"/api/v1/jobs/{patient['id']}/cancel", headers=p.org_a)
+
+
+async def test_bad_scheduling_fields_are_refused_naming_the_field(unique: str, tmp_path: Path) -> None:
+    async with platform("embedded", unique, tmp_path, workers=False) as p:
+        for field, value in (("priority", "urgent"), ("max_queue_s", -1)):
+            response = await p.client.post("/api/v1/jobs", json={
+                "kind": "model", field: value, "payload": {"model": "mock-0ms",
+                                                           "messages": [{"role": "user", "content": "x"}]}},
+                headers=p.org_a)
+            assert response.status_code == 422
+            assert field in response.text
