@@ -367,6 +367,37 @@ class GovernanceSettings(BaseSettings):
     policy_cache_s: float = Field(default=1.0, ge=0)
 
 
+class SchedulingSettings(BaseSettings):
+    """Provider capacity shaping, fair shares between orgs, priorities (services/scheduling)."""
+
+    model_config = _section("SCHEDULING_")
+    # Per-org sub-queues dispatched by weighted deficit round robin; off: plain FIFO queues.
+    fair_share: bool = True
+    # Dispatched-but-not-started jobs kept in RabbitMQ per kind: enough to keep workers fed
+    # between dispatch rounds; it bounds how long a newly active org waits (ahead / rate).
+    dispatch_ahead: int = Field(default=200, ge=1)
+    # Pause between dispatch rounds while jobs are held (s).
+    dispatch_interval_s: float = Field(default=0.02, gt=0)
+    # Org weight (default 1) for its share: {"org_a": 3}.
+    org_weights: dict[str, float] = Field(default_factory=dict)
+    # Shape provider calls to learnt + configured capacity.
+    capacity: bool = True
+    # The providers' rate-limit "minute" (shortened in tests and benchmarks).
+    window_s: float = Field(default=60.0, gt=0)
+    # Configured limits per "provider/model" (or "provider/*"): {"openai/gpt-4o": {"rpm": 500, "tpm": 30000}}.
+    limits: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # Share of a learnt limit we use: arrivals jitter, and the provider counts on its own clock.
+    headroom: float = Field(default=0.95, gt=0, le=1)
+    # A 429 lowers the learnt limit by this factor (until headers say otherwise).
+    throttle_factor: float = Field(default=0.8, gt=0, lt=1)
+    # Default and largest wait for a start (capacity + fair share) before `queue_timeout`.
+    max_queue_s: float = Field(default=3600.0, gt=0)
+    # A dispatched job not started after this long no longer counts as dispatched.
+    dispatched_stale_s: float = Field(default=300.0, gt=0)
+    # Largest batch upload (JSON or JSONL, up to 50,000 requests).
+    batch_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
     app: AppSettings = Field(default_factory=AppSettings)
@@ -386,6 +417,7 @@ class Settings(BaseSettings):
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     rag: RagSettings = Field(default_factory=RagSettings)
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
+    scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
 
     @model_validator(mode="after")
     def _production_needs_real_backends(self) -> Settings:

@@ -68,8 +68,10 @@ def create_app(
     app.include_router(threads_routes.router)
     app.include_router(chatbot_routes.router)
     app.include_router(chatbot_ws.router)
-    max_body = (settings or (ctx.settings if ctx else None) or load_settings()).app.max_body_bytes
-    app.add_middleware(BodyLimit, max_bytes=max_body)
+    resolved = settings or (ctx.settings if ctx else None) or load_settings()
+    app.add_middleware(BodyLimit, max_bytes=resolved.app.max_body_bytes,
+                       bulk_prefixes=("/api/v1/batches", "/v1/files"),
+                       bulk_max_bytes=resolved.scheduling.batch_max_bytes)
     app.add_middleware(AllowedMethods, paths=lambda: app.openapi()["paths"])
     app.add_middleware(RequestId)
     app.add_middleware(TracingMiddleware)

@@ -37,16 +37,23 @@ class _TooLarge(HTTPException):
 
 
 class BodyLimit:
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, *, bulk_prefixes: tuple[str, ...] = (),
+                 bulk_max_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Batch uploads (up to 50,000 requests) get their own, larger cap.
+        self.bulk_prefixes = bulk_prefixes
+        self.bulk_max_bytes = bulk_max_bytes
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.max_bytes
+        if self.bulk_prefixes and scope["path"].startswith(self.bulk_prefixes):
+            max_bytes = max(max_bytes, self.bulk_max_bytes)
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
                 await self._reject(send)
                 return
         seen = 0
@@ -57,8 +64,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                if seen > max_bytes:
+                    raise _TooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Any) -> None:

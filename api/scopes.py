@@ -77,6 +77,16 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope | None] = {
     ("PUT", "/api/v1/limits/{subject}/{subject_id}"): ADMIN,
     ("DELETE", "/api/v1/limits/{subject}/{subject_id}"): ADMIN,
     ("GET", "/api/v1/audit"): ADMIN,
+    # batches (and the OpenAI-compatible files and batches the SDK uses for them)
+    ("POST", "/api/v1/batches"): W,
+    ("GET", "/api/v1/batches/{batch_id}"): R,
+    ("POST", "/api/v1/batches/{batch_id}/cancel"): W,
+    ("GET", "/api/v1/batches/{batch_id}/results"): R,
+    ("POST", "/v1/files"): W,
+    ("GET", "/v1/files/{file_id}/content"): R,
+    ("POST", "/v1/batches"): W,
+    ("GET", "/v1/batches/{batch_id}"): R,
+    ("POST", "/v1/batches/{batch_id}/cancel"): W,
     # RAG: collections and documents are written with rag:write; searching and asking are jobs
     ("POST", "/api/v1/rag/collections"): RAG_W,
     ("GET", "/api/v1/rag/collections"): CR,

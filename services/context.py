@@ -40,6 +40,9 @@ from services.providers.registry import ProviderRegistry, build_registry
 from services.rag.executor import RagExecutor
 from services.rag.rerank import LlmReranker
 from services.rag.runtime import RagRuntime, build_rag
+from services.scheduling.batches import BatchService
+from services.scheduling.runtime import build_batches, build_capacity, build_scheduler
+from services.scheduling.service import Scheduler
 from services.stores import Stores, create_stores, start_config_services
 from services.threads.runtime import ThreadsRuntime, chatbot_executor, start_threads
 from services.threads.turn_runner import JobTurnRunner
@@ -82,6 +85,9 @@ class Context:
     rag: RagRuntime
     # Rate limits and budgets, key authentication (scopes, revocation), the audit log.
     governance: Governance
+    # Fair shares, priorities and provider capacity (services/scheduling).
+    scheduler: Scheduler
+    batches: BatchService
     _stack: AsyncExitStack
 
     async def close(self) -> None:
@@ -143,10 +149,11 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     stack.push_async_callback(metrics.close)
     webhooks = build_webhooks(settings, create_store(settings, redis, stores.webhooks), broker)
     stack.push_async_callback(webhooks.close)
-    providers = build_registry(settings)
+    credentials = OrgCredentials(config_services.credentials)
+    capacity = build_capacity(settings, redis, credentials)
+    providers = build_registry(settings, on_response=capacity.observe)
     stack.push_async_callback(providers.aclose)
-    chat = build_runtime(settings, redis, providers=providers,
-                         credentials=OrgCredentials(config_services.credentials))
+    chat = build_runtime(settings, redis, providers=providers, credentials=credentials)
     stack.push_async_callback(chat.close)
 
     threads = await start_threads(settings, redis)
@@ -158,7 +165,7 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     stack.push_async_callback(summaries.aclose)
 
     rag = await build_rag(
-        settings, providers=providers, redis=redis, credentials=OrgCredentials(config_services.credentials),
+        settings, providers=providers, redis=redis, credentials=credentials,
         reranker=LlmReranker(model, provider=settings.rag.rerank_provider, model=settings.rag.rerank_model))
     stack.push_async_callback(rag.close)
 
@@ -168,17 +175,21 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     stack.push_async_callback(await start_governance(governance))
     listeners = JobListeners([metrics.publish, partial(on_job_finished, webhooks), chatbot.job_finished,
                               job_settler(governance.governor)])
+    scheduler = build_scheduler(settings, redis, capacity, broker, jobs)
+    stack.push_async_callback(scheduler.close)
     lifecycle = JobLifecycle(
         store=jobs, broker=broker, executors=executors, listeners=listeners, streams=streams,
-        settings=settings.jobs, check_webhook_url=partial(validate_url, webhooks),
+        settings=settings.jobs, check_webhook_url=partial(validate_url, webhooks), admission=scheduler,
     )
+    batches = build_batches(settings, redis, lifecycle)
+    listeners.add(batches.on_job_finished)
     return Context(
         settings=settings, role=role, broker=broker, redis=redis, jobs=jobs, streams=streams,
         stores=stores, keys=KeyService(stores.keys), bridges=config_services.bridges,
         credentials=config_services.credentials, providers=providers, chat=chat,
         webhooks=webhooks, metrics=metrics, executors=executors, lifecycle=lifecycle,
         threads=threads, enduser=enduser, turns=JobTurnRunner(lifecycle, config_services.bridges, threads.service),
-        rag=rag, governance=governance,
+        rag=rag, governance=governance, scheduler=scheduler, batches=batches,
         _stack=stack,
     )
 

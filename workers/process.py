@@ -29,6 +29,7 @@ async def start_runner(ctx: Context, pools: list[str]) -> Runner:
     if "metrics" in pools:
         await ctx.metrics.open()
     await runner.start()
+    ctx.scheduler.start_dispatching([p for p in pools if p in ctx.executors])
     return runner
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 def all_routers() -> list[APIRouter]:
     from api.routes import (
         audit,
+        batches,
         bridge_runs,
         config_apikeys,
         config_bridges,
@@ -29,4 +30,4 @@ def all_routers() -> list[APIRouter]:
             webhooks.router, config_bridges.router, config_apikeys.router,
             config_services.router, config_platform_keys.router, bridge_runs.router,
             openai_compat.router, limits.router, audit.router,
-            rag.router, embeddings.router]
+            rag.router, embeddings.router, batches.router, batches.files_router, batches.openai_router]

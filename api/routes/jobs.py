@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +22,17 @@ class JobSubmit(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     kind: str = Field(min_length=1, max_length=64, description="model, chatbot, rag, or another registered kind")
     payload: dict[str, Any] = Field(default_factory=dict)
+    priority: Literal["high", "normal", "low"] = Field(
+        default="normal", description="order among the org's own queued jobs")
+    max_queue_s: float | None = Field(
+        default=None, gt=0, le=7 * 24 * 3600,
+        description="longest wait to start (provider capacity, fair share); then `queue_timeout`")
+
+    def scheduling(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"priority": self.priority}
+        if self.max_queue_s is not None:
+            meta["max_queue_s"] = self.max_queue_s
+        return meta
 
 
 class JobView(BaseModel):
@@ -57,8 +68,10 @@ def _links(job_id: str) -> dict[str, str]:
     return {"self": base, "cancel": f"{base}/cancel", "events": f"{base}/events"}
 
 
-def _answer(job: Job, *, replayed: bool = False) -> Json:
+def _answer(job: Job, *, replayed: bool = False, queue: dict[str, Any] | None = None) -> Json:
     body = {**job.public(), "links": _links(job.id)}
+    if queue is not None:
+        body["queue"] = queue
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     if not job.status.terminal:
         headers["Location"] = f"/api/v1/jobs/{job.id}"
@@ -97,7 +110,7 @@ async def submit_job(
     await gate.admit(payload.model_dump(mode="json", exclude_none=True))
     try:
         created = await ctx.lifecycle.submit(org_id, body.kind, payload, idempotency_key=idempotency_key,
-                                             meta=gate.job_meta())
+                                             meta={**gate.job_meta(), **body.scheduling()})
     except BaseException:
         await gate.settle(None)
         raise
@@ -113,7 +126,8 @@ async def submit_job(
 async def get_job(job_id: str, ctx: CtxDep, org_id: OrgDep, wait: WaitQuery = None,
                   prefer: PreferHeader = None) -> Json:
     job = await ctx.lifecycle.get(org_id, job_id, wait_s=_wait_seconds(ctx, wait, prefer))
-    return _answer(job)
+    # While it waits: position estimate, why (capacity, fair_share, priority, worker), expected start.
+    return _answer(job, queue=await ctx.scheduler.describe(job))
 
 
 @router.get("", response_model=JobPage)

@@ -117,7 +117,9 @@ async def _fail(
     call: Call, cand: Candidate, ticket: Ticket, error: PlatformError, started: float
 ) -> None:
     # A permanent refusal proves the provider is up: only retryable failures trip the circuit.
-    await call.runtime.breaker.record(ticket, ok=not isinstance(error, Retryable))
+    # So does a rate limit (it is capacity, which the scheduler shapes, not health).
+    healthy = not isinstance(error, Retryable) or error.code == "rate_limited"
+    await call.runtime.breaker.record(ticket, ok=healthy)
     elapsed = time.perf_counter() - started
     _record(call, cand, Attempt.failed(cand.provider, cand.model, error, elapsed * 1000), elapsed)
 

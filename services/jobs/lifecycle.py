@@ -31,6 +31,7 @@ from config import JobSettings
 from services.broker.base import Broker
 from services.broker.queues import job_queue
 from services.errors import Conflict, Deferred, Invalid, NotFound, PlatformError, Retryable, Unavailable
+from services.jobs.admission import Admission
 from services.jobs.events import JobListeners
 from services.jobs.executor import Executor, ExecutorRegistry, Outcome, RunAttempts, StreamEvent, StreamingExecutor
 from services.jobs.messages import JobMessage
@@ -77,6 +78,8 @@ class JobLifecycle:
     streams: StreamStore
     settings: JobSettings
     check_webhook_url: UrlCheck | None = None
+    # The scheduler: fair-share holding, provider capacity, queue timeouts (None: plain FIFO).
+    admission: Admission | None = None
 
     # -- submit side -------------------------------------------------------------------
 
@@ -139,7 +142,10 @@ class JobLifecycle:
         if not created.created:
             return created
         try:
-            await self.broker.publish(job_queue(kind), JobMessage(job_id=job.id, org_id=org_id, kind=kind).outgoing())
+            # The scheduler holds it for fair dispatch, or it is published here.
+            if self.admission is None or not await self.admission.hold(job):
+                message = JobMessage(job_id=job.id, org_id=org_id, kind=kind)
+                await self.broker.publish(job_queue(kind), message.outgoing())
         except Unavailable as exc:
             await self.store.transition(job.id, [JobStatus.QUEUED], JobStatus.FAILED, {
                 "finished_at": time.time(),
@@ -185,16 +191,29 @@ class JobLifecycle:
             log.warning("job record missing (expired or lost with the job store); message dropped")
             return
         if job.status.terminal:
+            if self.admission is not None:
+                await self.admission.started(job)
             if redelivered:
                 # We may have died between the finish and telling the listeners: tell them again.
                 await self.listeners.finished(job)
             return
+        if self.admission is not None and job.status is not JobStatus.RUNNING:
+            decision = await self.admission.admit(job)
+            if decision.timeout:
+                await self._queue_timeout(job)
+                return
+            if decision.wait_s > 0:
+                # Back to RabbitMQ (a delay queue) without starting: no attempt is counted.
+                raise Retryable("waiting for provider capacity", code="capacity_wait",
+                                retry_after_s=decision.wait_s)
         now = time.time()
         started = await self.store.transition(job.id, START_FROM, JobStatus.RUNNING, {
             "started_at": now, "queue_ms": round((now - job.created_at) * 1000, 3),
         }, count_attempt=True)
         if started is None:
             return
+        if self.admission is not None:
+            await self.admission.started(started)
         if job.started_at is None and started.attempts == 1:
             JOB_QUEUE_WAIT.labels(job.kind).observe(max(0.0, now - job.created_at))
         await self._run_queued(started)
@@ -212,6 +231,8 @@ class JobLifecycle:
             await self._defer(job, exc)
             return
         except Retryable as exc:
+            if self.admission is not None and exc.code == "rate_limited":
+                await self._requeue_throttled(job, exc, attempts)
             await self._retry_or_fail(job, exc, attempts)
             return
         except PlatformError as exc:
@@ -267,6 +288,30 @@ class JobLifecycle:
                 raise Retryable(exc.message, retry_after_s=delay) from exc
             return
         await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts)
+
+    async def _requeue_throttled(self, job: Job, exc: Retryable, attempts: RunAttempts) -> None:
+        """The provider said 429 (the scheduler has already lowered its capacity): the job goes
+        back to the queue as if it had not started, its attempt given back, and waits for a new
+        capacity slot. Raises Retryable."""
+        fields: dict[str, Any] = {"attempts": max(0, job.attempts - 1), "error": _error(exc)}
+        if attempts.calls:
+            fields["meta"] = {**job.meta, "attempts": self._history(job, attempts)}
+        requeued = await self.store.transition(job.id, RETRY_FROM, JobStatus.QUEUED, fields)
+        if requeued is not None and self.admission is not None:
+            # After the transition: its meta write must not overwrite the new reservation.
+            delay = await self.admission.throttled(requeued)
+            raise Retryable(exc.message, code="rate_limited", retry_after_s=delay) from exc
+
+    async def _queue_timeout(self, job: Job) -> None:
+        done = await self.store.transition(job.id, (JobStatus.QUEUED, JobStatus.RETRYING), JobStatus.FAILED, {
+            "finished_at": time.time(),
+            "error": JobError(code="queue_timeout", message="the job waited longer than its max_queue_s "
+                              "to start", retryable=True).model_dump(),
+        })
+        if done is not None:
+            if self.admission is not None:
+                await self.admission.started(done)
+            await self._ended(done)
 
     async def dead_letter(self, job_id: str) -> None:
         """A message that hit the delivery limit: fail its job so nobody waits forever."""

@@ -26,7 +26,7 @@ import anthropic
 import httpx2
 
 from services.providers import common, errors, openai_wire
-from services.providers.clients import SdkClients
+from services.providers.clients import ResponseObserver, SdkClients
 from services.providers.types import (
     ChatRequest,
     ChatResult,
@@ -146,14 +146,16 @@ def _usage(raw: Any) -> Usage:
 class AnthropicAdapter:
     def __init__(self, name: str = "anthropic", *, base_url: str | None = None,
                  timeout_s: float = 120.0, connect_timeout_s: float = 5.0,
-                 cache_size: int = 64, default_max_tokens: int = 1024) -> None:
+                 cache_size: int = 64, default_max_tokens: int = 1024,
+                 on_response: ResponseObserver | None = None) -> None:
         self.name = name
         self.base_url = base_url
         self.default_max_tokens = default_max_tokens
         self._clients: SdkClients[httpx2.AsyncClient, anthropic.AsyncAnthropic] = (
             common.stainless_clients(anthropic, httpx2, anthropic.AsyncAnthropic,
                                      base_url=base_url, timeout_s=timeout_s,
-                                     connect_timeout_s=connect_timeout_s, cache_size=cache_size))
+                                     connect_timeout_s=connect_timeout_s, cache_size=cache_size,
+                                     provider=name, on_response=on_response))
 
     def _client(self, api_key: str | None) -> anthropic.AsyncAnthropic:
         return self._clients.get(common.credential(self.name, api_key))

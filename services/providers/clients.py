@@ -20,6 +20,9 @@ from typing import Any, Generic, TypeVar
 import certifi
 
 C = TypeVar("C")
+# Told of every provider answer (provider name, the httpx response): the scheduler learns
+# capacity from rate-limit headers through it. Must not raise.
+ResponseObserver = Callable[[str, Any], Awaitable[None]]
 P = TypeVar("P")
 
 # Generous pool: a worker keeps up to ~1000 provider calls in flight.

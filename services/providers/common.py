@@ -16,6 +16,7 @@ from services.providers import errors, openai_wire
 from services.providers.clients import (
     MAX_CONNECTIONS,
     MAX_KEEPALIVE,
+    ResponseObserver,
     SdkClients,
     ssl_context,
 )
@@ -71,13 +72,22 @@ def map_stainless_error(sdk: ModuleType, transport: ModuleType, provider: str,
 
 def stainless_clients(sdk: ModuleType, transport: ModuleType, client_cls: Callable[..., C], *,
                       base_url: str | None, timeout_s: float, connect_timeout_s: float,
-                      cache_size: int) -> SdkClients[Any, C]:
+                      cache_size: int, provider: str = "",
+                      on_response: ResponseObserver | None = None) -> SdkClients[Any, C]:
     """SDK clients of `client_cls` sharing one `transport` connection pool, SDK retries off
     (retries are the platform's)."""
     timeout = sdk.Timeout(timeout_s, connect=connect_timeout_s)
+    hooks: dict[str, list[Any]] = {}
+    if on_response is not None:
+        observer = on_response
+
+        async def observe(response: Any) -> None:
+            await observer(provider, response)
+
+        hooks["response"] = [observe]
     return SdkClients(
         lambda: sdk.DefaultAsyncHttpxClient(
-            timeout=timeout, verify=ssl_context(),
+            timeout=timeout, verify=ssl_context(), event_hooks=hooks,
             limits=transport.Limits(max_connections=MAX_CONNECTIONS,
                                     max_keepalive_connections=MAX_KEEPALIVE),
         ),

@@ -11,7 +11,7 @@ import httpx2
 import openai
 
 from services.providers import common, errors, openai_wire
-from services.providers.clients import SdkClients
+from services.providers.clients import ResponseObserver, SdkClients
 from services.providers.types import ChatRequest, ChatResult, EmbeddingResult, StreamChunk, Usage
 
 
@@ -29,6 +29,7 @@ class OpenAIAdapter:
         connect_timeout_s: float = 5.0, cache_size: int = 64, key_required: bool = True,
         max_tokens_param: str = "max_tokens", stream_usage: bool = True,
         drop_params: frozenset[str] = frozenset(), supports_embeddings: bool = True,
+        on_response: ResponseObserver | None = None,
     ) -> None:
         self.name = name
         self.base_url = base_url
@@ -42,7 +43,7 @@ class OpenAIAdapter:
         self._clients: SdkClients[httpx2.AsyncClient, openai.AsyncOpenAI] = (
             common.stainless_clients(openai, httpx2, openai.AsyncOpenAI, base_url=base_url,
                                      timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
-                                     cache_size=cache_size))
+                                     cache_size=cache_size, provider=name, on_response=on_response))
 
     def _client(self, api_key: str | None) -> openai.AsyncOpenAI:
         return self._clients.get(common.credential(self.name, api_key,

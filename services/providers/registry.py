@@ -14,6 +14,7 @@ from typing import Any
 
 from config import ProvidersSettings, Settings
 from services.errors import Permanent
+from services.providers.clients import ResponseObserver
 from services.providers.mock import MockProvider
 from services.providers.types import Provider
 
@@ -88,8 +89,10 @@ def base_urls(cfg: ProvidersSettings) -> dict[str, str | None]:
     return urls
 
 
-def build_registry(settings: Settings | ProvidersSettings) -> ProviderRegistry:
-    """Every configured adapter. SDKs are imported here, at start-up, not per request."""
+def build_registry(settings: Settings | ProvidersSettings, *,
+                   on_response: ResponseObserver | None = None) -> ProviderRegistry:
+    """Every configured adapter. SDKs are imported here, at start-up, not per request.
+    `on_response` sees every answer of the OpenAI-wire and Anthropic adapters (rate-limit headers)."""
     from services.providers.anthropic_adapter import AnthropicAdapter
     from services.providers.groq_adapter import GroqAdapter
     from services.providers.mistral_adapter import MistralAdapter
@@ -100,12 +103,14 @@ def build_registry(settings: Settings | ProvidersSettings) -> ProviderRegistry:
     common: dict[str, Any] = {"timeout_s": cfg.request_timeout_s,
                               "connect_timeout_s": cfg.connect_timeout_s,
                               "cache_size": cfg.client_cache_size}
+    observed: dict[str, Any] = {"on_response": on_response}
     registry = ProviderRegistry()
     registry.add(MockProvider(latency_ms=cfg.mock_latency_ms))
     registry.add(OpenAIAdapter("openai", base_url=urls["openai"],
-                               max_tokens_param="max_completion_tokens", **common))
+                               max_tokens_param="max_completion_tokens", **common, **observed))
     registry.add(AnthropicAdapter(base_url=urls["anthropic"],
-                                  default_max_tokens=cfg.anthropic_default_max_tokens, **common))
+                                  default_max_tokens=cfg.anthropic_default_max_tokens, **common,
+                                  **observed))
     registry.add(GroqAdapter(base_url=urls["groq"], **common))
     registry.add(MistralAdapter(base_url=urls["mistral"], **common))
     registry.add(OpenAIAdapter("openrouter", base_url=urls["openrouter"], **common))

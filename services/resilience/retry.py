@@ -39,6 +39,9 @@ class RetryPolicy:
     base_s: float = 1.0
     max_s: float = 60.0
     in_process_max_s: float = 5.0
+    # Off when the scheduler shapes provider capacity: a 429 then requeues the job for a
+    # new capacity slot instead of being retried here past the limiter.
+    retry_rate_limited: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
@@ -47,11 +50,16 @@ class RetryPolicy:
             base_s=settings.jobs.retry_base_s,
             max_s=settings.jobs.retry_max_s,
             in_process_max_s=settings.jobs.in_process_retry_max_s,
+            retry_rate_limited=not settings.scheduling.capacity,
         )
 
 
 def should_retry(error: BaseException) -> bool:
     return isinstance(error, Retryable) and not isinstance(error, CircuitOpen)
+
+
+def _retry_unless_rate_limited(error: BaseException) -> bool:
+    return should_retry(error) and getattr(error, "code", None) != "rate_limited"
 
 
 class _JitterAtLeastRetryAfter(wait_base):
@@ -93,8 +101,14 @@ async def call_with_retry(
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.attempts) | _StopAtDeadline(deadline),
         wait=_JitterAtLeastRetryAfter(policy),
-        retry=retry_if_exception(should_retry),
+        retry=retry_if_exception(should_retry if policy.retry_rate_limited else _retry_unless_rate_limited),
         before_sleep=_escalate_long_waits(policy),
         reraise=True,
     )
-    return await retrying(fn)
+    try:
+        return await retrying(fn)
+    except Retryable as exc:
+        if policy.retry_rate_limited or exc.code != "rate_limited" or isinstance(exc, RetryLater):
+            raise
+        # Not retried here: the job goes back to the queue for a capacity slot.
+        raise RetryLater(exc.retry_after_s or 0.0, exc) from exc

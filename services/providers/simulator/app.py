@@ -19,6 +19,7 @@ import orjson
 from services.providers.simulator import anthropic_format, mistral_format, openai_format
 from services.providers.simulator.answers import answer
 from services.providers.simulator.dials import NO_DIALS, Dials, ServerConfig, resolve
+from services.providers.simulator.ratelimit import RateLimits
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -55,6 +56,7 @@ class SimState:
     # The latest request bodies per model (RECEIVED_PER_MODEL of them), for tests that
     # assert what each call of a conversation carried.
     received: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     def configure(self, raw: dict[str, Any]) -> None:
         self.config = ServerConfig.parse(raw)
@@ -67,6 +69,7 @@ class SimState:
             counter.clear()
         self.last.clear()
         self.received.clear()
+        self.rate_limits = RateLimits()
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -217,6 +220,13 @@ class Simulator:
         state.last[provider] = body
         state.received.setdefault(model, deque(maxlen=RECEIVED_PER_MODEL)).append(body)
         call = Call(provider, path, body, model, dials)
+        allowed, limit_headers = state.rate_limits.check(provider, model)
+        if not allowed:
+            state.by_status["429"] += 1
+            await respond(send, 429, _error_body(provider, 429, "rate_limit_exceeded"), headers=limit_headers)
+            return
+        if limit_headers:
+            send = _with_headers(send, limit_headers)
         if dials is not NO_DIALS:
             if dials.hang:
                 state.by_status["hang"] += 1
@@ -301,6 +311,16 @@ class Simulator:
                 await respond(send, 400, orjson.dumps({"error": str(exc)}))
                 return
             await respond(send, 200, orjson.dumps({"ok": True, "config": self.state.config.raw}))
+        elif path == "/_sim/ratelimits" and method == "POST":
+            raw = await _read_body(receive)
+            try:
+                self.state.rate_limits.configure(orjson.loads(raw) if raw else {})
+            except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError) as exc:
+                await respond(send, 400, orjson.dumps({"error": str(exc)}))
+                return
+            await respond(send, 200, b'{"ok": true}')
+        elif path == "/_sim/ratelimits" and method == "GET":
+            await respond(send, 200, orjson.dumps(self.state.rate_limits.stats()))
         elif path == "/_sim/last" and method == "GET":
             await respond(send, 200, orjson.dumps(self.state.last))
         elif path.startswith("/_sim/received/") and method == "GET":
@@ -313,6 +333,15 @@ class Simulator:
         else:
             await respond(send, 404, orjson.dumps({"error": {"message": f"no route {path}",
                                                              "type": "not_found"}}))
+
+
+def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *headers]}
+        await send(message)
+
+    return sending
 
 
 def _error_body(provider: str, status: int, code: str | None) -> bytes:

@@ -1,0 +1,1 @@
+"""Scheduling: provider capacity shaping, fair shares between orgs, priorities."""

@@ -1,0 +1,54 @@
+"""Build the scheduler from settings: Redis adapters when Redis is configured, else in-process."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from config import Settings
+from services.broker.base import Broker
+from services.jobs.lifecycle import JobLifecycle
+from services.jobs.store import JobStore
+from services.scheduling.batches import BatchService
+from services.scheduling.capacity import Capacity, CredentialLookup
+from services.scheduling.service import Scheduler
+from services.scheduling.store import BatchStore, FairQueue
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+
+def build_capacity(settings: Settings, redis: Redis | None,
+                   credentials: CredentialLookup | None = None) -> Capacity:
+    if redis is not None:
+        from services.scheduling.redis_store import RedisCapacity
+
+        return Capacity(RedisCapacity(redis, settings.redis.key_prefix + "sched:"), settings.scheduling,
+                        credentials)
+    from services.scheduling.memory_store import MemoryCapacity
+
+    return Capacity(MemoryCapacity(), settings.scheduling, credentials)
+
+
+def build_scheduler(settings: Settings, redis: Redis | None, capacity: Capacity, broker: Broker,
+                    jobs: JobStore) -> Scheduler:
+    if redis is not None:
+        from services.scheduling.redis_store import RedisFairQueue
+
+        queue: FairQueue = RedisFairQueue(redis, settings.redis.key_prefix + "sched:")
+    else:
+        from services.scheduling.memory_store import MemoryFairQueue
+
+        queue = MemoryFairQueue()
+    return Scheduler(capacity, queue, broker, jobs, settings.scheduling)
+
+
+def build_batches(settings: Settings, redis: Redis | None, lifecycle: JobLifecycle) -> BatchService:
+    if redis is not None:
+        from services.scheduling.redis_store import RedisBatches
+
+        store: BatchStore = RedisBatches(redis, settings.redis.key_prefix + "sched:", settings.jobs.retention_s)
+    else:
+        from services.scheduling.memory_store import MemoryBatches
+
+        store = MemoryBatches()
+    return BatchService(store, lifecycle)

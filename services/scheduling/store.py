@@ -1,0 +1,115 @@
+"""The scheduler's two ports: provider capacity and the fair-share sub-queues.
+
+Adapters: `memory_store` (one process: `make run`, unit tests) and `redis_store` (Lua, so
+every API and worker process shares one view atomically). `tests/services/scheduling`
+runs one contract suite against both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+# Priorities inside an org: lower serves first.
+PRIORITIES = {"high": 0, "normal": 1, "low": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Per window: requests and tokens (0: unlimited)."""
+
+    requests: float = 0.0
+    tokens: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Learnt:
+    """What one provider answer taught: new limits, a blocked period, a 429's throttle."""
+
+    limit_requests: float | None = None
+    limit_tokens: float | None = None
+    blocked_until: float = 0.0
+    # A 429: multiply the learnt request limit by this (configured limit when none learnt).
+    throttle: float | None = None
+
+
+class CapacityStore(Protocol):
+    async def reserve(self, key: str, configured: Limits, *, tokens: float, now: float,
+                      window_s: float, headroom: float, max_wait_s: float) -> float | None:
+        """Reserve one request of `tokens` at the earliest instant it fits (GCRA on requests
+        and on tokens, under the tighter of the configured and the learnt limit, never
+        before a provider's block ends). Returns the wait in seconds, or None (nothing
+        reserved) when that instant is more than `max_wait_s` away."""
+        ...
+
+    async def learn(self, key: str, learnt: Learnt, configured: Limits) -> None: ...
+
+    async def limits(self, key: str) -> Limits:
+        """The learnt limits (0: none learnt)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Picked:
+    job_id: str
+    org_id: str
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A held job's place: jobs of its own org ahead of it (higher priority, same priority),
+    an estimate of other orgs' jobs dispatched before it, jobs already dispatched, and the
+    kind's recent start rate (jobs/s)."""
+
+    held: bool
+    higher: int
+    same: int
+    others: int
+    dispatched: int
+    rate: float
+
+
+class FairQueue(Protocol):
+    """Per kind, per org, per priority FIFO lists of job ids, dispatched by weighted deficit
+    round robin; a set of dispatched-but-not-started ids bounds what sits in RabbitMQ."""
+
+    async def push(self, kind: str, org_id: str, priority: int, job_id: str, weight: float) -> None: ...
+
+    async def pick(self, kind: str, *, now: float, ahead: int, stale_s: float, limit: int) -> list[Picked]:
+        """Up to `ahead` minus the dispatched count (at most `limit`), in DRR order; marks them dispatched."""
+        ...
+
+    async def restore(self, kind: str, picked: list[Picked], weights: dict[str, float]) -> None:
+        """Put back jobs whose publish failed, at the front of their lists."""
+        ...
+
+    async def started(self, kind: str, job_id: str, now: float) -> None: ...
+
+    async def place(self, kind: str, org_id: str, priority: int, job_id: str, now: float) -> Place: ...
+
+    async def backlog(self, kind: str) -> int: ...
+
+
+class BatchStore(Protocol):
+    """Batch records, their jobs (job id, custom id) in submit order, and finish counters."""
+
+    async def create(self, batch: dict[str, Any]) -> None: ...
+
+    async def add_jobs(self, batch_id: str, jobs: list[tuple[str, str]]) -> None: ...
+
+    async def get(self, batch_id: str) -> dict[str, Any] | None:
+        """The record with `counts` (succeeded, failed, cancelled)."""
+        ...
+
+    async def set_status(self, batch_id: str, status: str) -> None: ...
+
+    async def count(self, batch_id: str, status: str) -> None: ...
+
+    async def jobs(self, batch_id: str) -> list[tuple[str, str]]: ...
+
+    async def put_file(self, file_id: str, org_id: str, content: bytes) -> None:
+        """An uploaded batch input file (OpenAI's /v1/files)."""
+        ...
+
+    async def get_file(self, file_id: str, org_id: str) -> bytes | None: ...

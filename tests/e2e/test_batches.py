@@ -1,0 +1,101 @@
+"""Batches end to end on RabbitMQ + Redis: 1,000 requests through /api/v1/batches and through
+the openai SDK's files + batches API, progress counts, results, and cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import openai
+import orjson
+
+from tests.platform import Platform, platform
+
+N = 1000
+
+
+def _requests(n: int) -> list[dict[str, Any]]:
+    return [{"custom_id": f"r{i}", "payload": {"provider": "mock", "model": "mock-0ms", "cache": False,
+                                               "messages": [{"role": "user", "content": f"echo {i}"}]}}
+            for i in range(n)]
+
+
+async def _until_status(p: Platform, batch_id: str, statuses: set[str], timeout_s: float = 120) -> dict[str, Any]:
+    async with asyncio.timeout(timeout_s):
+        while True:
+            batch = (await p.client.get(f"/api/v1/batches/{batch_id}", headers=p.org_a)).json()
+            if batch["status"] in statuses:
+                return dict(batch)
+            await asyncio.sleep(0.2)
+
+
+async def test_a_thousand_request_batch_runs_with_counts_and_jsonl_results(unique: str, tmp_path: Path) -> None:
+    async with platform("real", unique, tmp_path, concurrency=50) as p:
+        created = await p.client.post("/api/v1/batches", json={"requests": _requests(N)}, headers=p.org_a)
+        assert created.status_code == 201, created.text
+        batch = await _until_status(p, created.json()["id"], {"completed"})
+        assert batch["counts"] == {"succeeded": N, "failed": 0, "cancelled": 0, "completed": N, "total": N}
+        results = await p.client.get(f"/api/v1/batches/{batch['id']}/results", headers=p.org_a)
+        lines = [orjson.loads(line) for line in results.content.splitlines()]
+        assert len(lines) == N
+        assert {line["custom_id"] for line in lines} == {f"r{i}" for i in range(N)}
+        assert all(line["status"] == "succeeded" and line["result"]["content"] for line in lines)
+        # Another org cannot see it.
+        assert (await p.client.get(f"/api/v1/batches/{batch['id']}", headers=p.org_b)).status_code == 404
+
+
+async def test_jsonl_upload_and_bad_input_names_the_field(unique: str, tmp_path: Path) -> None:
+    async with platform("real", unique, tmp_path) as p:
+        body = b"\n".join(orjson.dumps(r) for r in _requests(3))
+        created = await p.client.post("/api/v1/batches", content=body,
+                                      headers={**p.org_a, "Content-Type": "application/jsonl"})
+        assert created.status_code == 201 and created.json()["total"] == 3
+        bad = _requests(2)
+        bad[1]["payload"] = {"messages": "nope"}
+        refused = await p.client.post("/api/v1/batches", json={"requests": bad}, headers=p.org_a)
+        assert refused.status_code == 422
+        assert "requests[1].payload" in refused.text
+
+
+async def test_cancel_stops_the_remaining_jobs(unique: str, tmp_path: Path) -> None:
+    async with platform("real", unique, tmp_path, concurrency=2) as p:
+        slow = [{"custom_id": f"s{i}", "payload": {"provider": "mock", "model": "mock-50ms", "cache": False,
+                                                   "messages": [{"role": "user", "content": "x"}]}}
+                for i in range(200)]
+        created = (await p.client.post("/api/v1/batches", json={"requests": slow}, headers=p.org_a)).json()
+        await asyncio.sleep(0.5)
+        cancelled = await p.client.post(f"/api/v1/batches/{created['id']}/cancel", headers=p.org_a)
+        assert cancelled.status_code == 200
+        batch = await _until_status(p, created["id"], {"cancelled"})
+        counts = batch["counts"]
+        assert counts["cancelled"] > 100 and counts["succeeded"] < 100
+        assert counts["succeeded"] + counts["failed"] + counts["cancelled"] == 200
+
+
+async def test_the_openai_sdk_uploads_creates_polls_and_downloads(unique: str, tmp_path: Path) -> None:
+    async with platform("real", unique, tmp_path, concurrency=50) as p:
+        transport = httpx2.ASGITransport(app=p.client._transport.app)  # type: ignore[attr-defined]
+        client = openai.AsyncOpenAI(base_url="http://test/v1", api_key=p.org_a["Authorization"][7:],
+                                    http_client=httpx2.AsyncClient(transport=transport, base_url="http://test"))
+        lines = [{"custom_id": f"q{i}", "method": "POST", "url": "/v1/chat/completions",
+                  "body": {"model": "mock/mock-0ms", "messages": [{"role": "user", "content": f"hi {i}"}]}}
+                 for i in range(N)]
+        upload = await client.files.create(file=("in.jsonl", io.BytesIO(b"\n".join(orjson.dumps(x) for x in lines))),
+                                           purpose="batch")
+        batch = await client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
+                                            completion_window="24h")
+        async with asyncio.timeout(120):
+            while batch.status not in ("completed", "failed", "cancelled"):
+                await asyncio.sleep(0.2)
+                batch = await client.batches.retrieve(batch.id)
+        assert batch.status == "completed"
+        assert batch.request_counts is not None and batch.request_counts.completed == N
+        assert batch.output_file_id
+        output = await client.files.content(batch.output_file_id)
+        rows = [orjson.loads(line) for line in output.content.splitlines()]
+        assert len(rows) == N
+        assert all(r["response"]["status_code"] == 200 for r in rows)
+        assert rows[0]["response"]["body"]["choices"][0]["message"]["content"]
