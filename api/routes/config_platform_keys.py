@@ -24,7 +24,7 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(default="", max_length=200)
     # None: every scope (as keys made before scopes existed).
-    scopes: list[Scope] | None = Field(default=None, min_length=1)
+    scopes: list[Scope] | None = Field(default=None, min_length=1, strict=False)  # enum from its JSON string
     expires_at: float | None = Field(default=None, description="unix time after which the key is refused")
 
 
