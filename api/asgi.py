@@ -142,7 +142,8 @@ class AllowedMethods:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] == "OPTIONS":
+        preflight = any(name == b"access-control-request-method" for name, _ in scope.get("headers", ()))
+        if scope["method"] == "OPTIONS" and not preflight:  # a CORS preflight is its route's to answer
             allowed = self._allowed(scope["path"])
             if allowed:
                 await send({"type": "http.response.start", "status": 204,

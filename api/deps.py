@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from services.context import Context
 from services.errors import Invalid
@@ -39,10 +40,12 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
-async def known_query_params(request: Request) -> None:
+async def known_query_params(request: HTTPConnection) -> None:
     """An unknown query parameter is a 422 naming it, as an unknown body field is (a typo such
     as `?stauts=failed` must not silently return everything). The OpenAI-compatible /v1
-    routes keep OpenAI's tolerance."""
+    routes keep OpenAI's tolerance; the WebSocket reads its own (`?token=`)."""
+    if request.scope.get("type") != "http":
+        return
     route = request.scope.get("route")
     if route is None or not hasattr(route, "dependant") or request.url.path.startswith("/v1/"):
         return

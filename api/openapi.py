@@ -38,6 +38,7 @@ ERROR_SCHEMA: dict[str, Any] = {
 REASONS = {
     400: "Bad request", 502: "The provider answered with an error",
     401: "Missing, malformed, unknown or revoked API key",
+    402: "A budget cannot fit this request (code budget_exceeded)",
     403: "The key may not do this", 404: "Not found (or another org's)",
     409: "Conflict with the current state",
     413: "Request body too large", 422: "Invalid input: each field named with the reason",
@@ -65,7 +66,8 @@ def _authenticated(path: str) -> bool:
 def _error_codes(path: str, op: dict[str, Any]) -> set[int]:
     codes = {int(c) for c in op.get("responses", {}) if c.isdigit() and int(c) >= 400}
     if _authenticated(path):
-        codes |= {401, 503}
+        # 403: every key is checked against the route's scope (api/scopes.py).
+        codes |= {401, 403, 503}
     if op.get("parameters") or "requestBody" in op:
         codes.add(422)
     if "requestBody" in op:

@@ -18,6 +18,10 @@ from api.deps import CtxDep, OrgDep
 from services.errors import Invalid, NotFound
 from services.scheduling.batches import MAX_REQUESTS, parse_jsonl
 
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"description": "The upload is over SCHEDULING_BATCH_MAX_BYTES"},
+    422: {"description": "A request or line is invalid: each named with the reason"},
+}
 router = APIRouter(prefix="/api/v1/batches", tags=["batches"])
 files_router = APIRouter(prefix="/v1/files", tags=["openai"])
 openai_router = APIRouter(prefix="/v1/batches", tags=["openai"])
@@ -33,7 +37,7 @@ def _jsonl(lines: list[dict[str, Any]]) -> Response:
     return Response(b"".join(orjson.dumps(line) + b"\n" for line in lines), media_type="application/jsonl")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=UPLOAD_ERRORS)
 async def create_batch(request: Request, ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
     """JSON `{kind, requests: [{custom_id, payload}], metadata}`, or a JSONL body
     (`Content-Type: application/jsonl`, `?kind=`) with one request a line."""
@@ -90,7 +94,7 @@ def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, by
     return parts
 
 
-@files_router.post("")
+@files_router.post("", responses=UPLOAD_ERRORS)
 async def upload_file(request: Request, ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
     parts = _multipart(request.headers.get("content-type") or "", await request.body())
     if "file" not in parts:
@@ -157,7 +161,7 @@ def _openai_payload(body: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "provider": provider, "model": name} if name else {**payload, "model": model}
 
 
-@openai_router.post("")
+@openai_router.post("", responses=UPLOAD_ERRORS)
 async def openai_create_batch(body: OpenAIBatchCreate, ctx: CtxDep, org_id: OrgDep) -> dict[str, Any]:
     content = await ctx.batches.store.get_file(body.input_file_id, org_id)
     if content is None:

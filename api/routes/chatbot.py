@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.openapi import MODEL_CALL_ERRORS
 from api.principal import OrgAdminDep, PrincipalDep, preflight
 from api.responses import Json
 from services.auth.enduser.model import PublicKey
@@ -75,7 +76,7 @@ async def rotate_secret(org_id: OrgAdminDep, auth: AuthDep) -> Json:
     return Json({**record.public(), "secret": secret}, status_code=201)
 
 
-@router.delete("/secret", status_code=204)
+@router.delete("/secret", status_code=204, responses={404: {"description": "No secret is set"}})
 async def delete_secret(org_id: OrgAdminDep, auth: AuthDep) -> Response:
     await auth.delete_secret(org_id)
     return Response(status_code=204)
@@ -100,7 +101,7 @@ async def set_origins(body: Origins, org_id: OrgAdminDep, auth: AuthDep) -> dict
     return (await auth.set_origins(org_id, body.origins)).public()
 
 
-@router.post("/{bridge}/messages", response_model=None)
+@router.post("/{bridge}/messages", response_model=None, responses=MODEL_CALL_ERRORS)
 async def run_turn(
     request: Request, bridge: str, body: TurnRequest, principal: PrincipalDep, runner: RunnerDep,
     limiter: LimiterDep,

@@ -21,11 +21,13 @@ router = APIRouter(prefix="/api/v1/config/platform-keys", tags=["config"])
 
 
 class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    name: str = Field(default="", max_length=200)
+    # Not strict as a whole: scopes are enums read from their JSON strings.
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(default="", max_length=200, strict=True)
     # None: every scope (as keys made before scopes existed).
-    scopes: list[Scope] | None = Field(default=None, min_length=1, strict=False)  # enum from its JSON string
-    expires_at: float | None = Field(default=None, description="unix time after which the key is refused")
+    scopes: list[Scope] | None = Field(default=None, min_length=1)
+    expires_at: float | None = Field(default=None, strict=True,
+                                     description="unix time after which the key is refused")
 
 
 def _out(key: ApiKey, uses: tuple[int, float | None] = (0, None)) -> dict[str, Any]:

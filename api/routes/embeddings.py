@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import OrgDep
-from services.errors import Invalid, Unavailable
+from services.errors import Invalid, Permanent, Unavailable
 from services.rag.embeddings.service import EmbeddingService
 from services.rag.model import LOCAL_MODEL, LOCAL_PROVIDER
 
@@ -46,13 +46,26 @@ def split_model(name: str) -> tuple[str, str]:
     return (provider, model) if model else (LOCAL_PROVIDER, provider)
 
 
+EMBEDDING_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The embedding provider refused the input"},
+    404: {"description": "Unknown embedding model"},
+}
+
+
 async def _embed(body: EmbeddingRequest, org: str, service: EmbeddingService) -> dict[str, Any]:
     inputs = [body.input] if isinstance(body.input, str) else body.input
     if len(inputs) > MAX_INPUTS or any(not t for t in inputs):
         raise Invalid(f"1-{MAX_INPUTS} non-empty strings", field="input")
     provider, model = split_model(body.model)
-    embedded = await service.embed(inputs, org_id=org, provider=provider, model=model,
-                                   dimension=body.dimensions)
+    try:
+        embedded = await service.embed(inputs, org_id=org, provider=provider, model=model,
+                                       dimension=body.dimensions)
+    except Permanent as exc:
+        if exc.code == "dimension_mismatch":  # the model does not make vectors of that size
+            raise Invalid(exc.message, field="dimensions") from exc
+        if exc.code in ("unsupported", "unknown_provider", "model_not_found"):
+            raise Invalid(exc.message, field="model") from exc
+        raise
     data = []
     for i, vector in enumerate(embedded.vectors):
         value: Any = (base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
@@ -63,11 +76,11 @@ async def _embed(body: EmbeddingRequest, org: str, service: EmbeddingService) ->
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}, "cached": embedded.cached}
 
 
-@router.post("/api/v1/embeddings")
+@router.post("/api/v1/embeddings", responses=EMBEDDING_ERRORS)
 async def embeddings(body: EmbeddingRequest, org: OrgDep, service: EmbeddingsDep) -> dict[str, Any]:
     return await _embed(body, org, service)
 
 
-@router.post("/v1/embeddings")
+@router.post("/v1/embeddings", responses=EMBEDDING_ERRORS)
 async def openai_embeddings(body: EmbeddingRequest, org: OrgDep, service: EmbeddingsDep) -> dict[str, Any]:
     return await _embed(body, org, service)

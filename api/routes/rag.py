@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import UploadFile
 
 from api.deps import CtxDep, OrgDep
+from api.openapi import MODEL_CALL_ERRORS
 from services.errors import Invalid, Unavailable
 from services.jobs.model import JobKind
 from services.rag.executor import RagJobPayload
@@ -35,7 +36,7 @@ def _page(items: list[Any], cursor: str | None) -> dict[str, Any]:
     return {"data": [i.model_dump(mode="json") for i in items], "next_cursor": cursor}
 
 
-@router.post("/collections", status_code=201)
+@router.post("/collections", status_code=201, responses={409: {"description": "The org has a collection of that name"}})
 async def create_collection(body: CollectionCreate, org: OrgDep, rag: RagDep) -> dict[str, Any]:
     return (await rag.create_collection(org, body)).model_dump(mode="json")
 
@@ -135,7 +136,8 @@ async def search(collection_id: str, body: SearchQuery, org: OrgDep, rag: RagDep
     return {"data": [SearchHit.of(h).model_dump() for h in hits], "mode": body.mode.value}
 
 
-@router.post("/query")
+@router.post("/query", responses={404: {"description": "A collection or the bridge is not found"},
+                                   **MODEL_CALL_ERRORS})
 async def query(body: RagJobPayload, org: OrgDep, ctx: CtxDep) -> dict[str, Any]:
     """Retrieve and answer inline, recorded as a `rag` job (its metric row and webhooks too);
     `POST /api/v1/jobs {kind: rag}` queues the same work."""

@@ -89,11 +89,11 @@ class MemoryPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     # Budget for past messages (the summary included); the new turn comes on top.
-    max_history_tokens: int = Field(default=4000, ge=0, le=1_000_000)
+    max_history_tokens: int = Field(default=4000, ge=0, le=1_000_000, strict=True)
     # Messages read from the store per turn at most, whatever their size.
-    max_messages: int = Field(default=200, ge=1, le=5000)
+    max_messages: int = Field(default=200, ge=1, le=5000, strict=True)
     # Fold turns that no longer fit into a running summary (after the turn, off its path).
-    summarize: bool = True
+    summarize: bool = Field(default=True, strict=True)
     # The model that writes the summary; None: THREADS_SUMMARY_PROVIDER / _MODEL.
     summary_model: ModelRef | None = None
 

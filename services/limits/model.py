@@ -18,9 +18,9 @@ class RatePolicy(BaseModel):
     """Requests and tokens per minute, and calls in flight, for one subject."""
 
     model_config = ConfigDict(extra="forbid")
-    requests_per_minute: int | None = Field(default=None, ge=1, le=10_000_000)
-    tokens_per_minute: int | None = Field(default=None, ge=1, le=1_000_000_000)
-    concurrency: int | None = Field(default=None, ge=1, le=100_000)
+    requests_per_minute: int | None = Field(default=None, ge=1, le=10_000_000, strict=True)
+    tokens_per_minute: int | None = Field(default=None, ge=1, le=1_000_000_000, strict=True)
+    concurrency: int | None = Field(default=None, ge=1, le=100_000, strict=True)
 
 
 class LimitPolicy(RatePolicy):
@@ -30,8 +30,8 @@ class LimitPolicy(RatePolicy):
     (`thread_id`) seen under this subject.
     """
 
-    daily_budget_usd: float | None = Field(default=None, ge=0, le=10_000_000)
-    monthly_budget_usd: float | None = Field(default=None, ge=0, le=100_000_000)
+    daily_budget_usd: float | None = Field(default=None, ge=0, le=10_000_000, strict=True)
+    monthly_budget_usd: float | None = Field(default=None, ge=0, le=100_000_000, strict=True)
     per_user: RatePolicy | None = None
     per_thread: RatePolicy | None = None
 
@@ -82,8 +82,8 @@ class Admission:
     rates: list[RateState] = field(default_factory=list)
     # The first refusing check's name and how long until it would pass.
     refused_by: str | None = None
-    retry_after_s: float = 0.0
-    budget_refused: bool = False
+    retry_after_s: float = Field(default=0.0, strict=True)
+    budget_refused: bool = Field(default=False, strict=True)
 
 
 @dataclass(frozen=True)

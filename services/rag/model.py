@@ -20,13 +20,13 @@ LOCAL_DIMENSION = 256
 class EmbeddingSpec(BaseModel):
     provider: str = Field(default=LOCAL_PROVIDER, min_length=1, max_length=64)
     model: str = Field(default=LOCAL_MODEL, min_length=1, max_length=200)
-    dimension: int = Field(default=LOCAL_DIMENSION, ge=8, le=4096)
+    dimension: int = Field(default=LOCAL_DIMENSION, ge=8, le=4096, strict=True)
 
 
 class ChunkingSpec(BaseModel):
     # ~300 tokens keeps a chunk to one idea while leaving room for 10 sources in a prompt.
-    max_tokens: int = Field(default=300, ge=32, le=4096)
-    overlap_tokens: int = Field(default=40, ge=0, le=1024)
+    max_tokens: int = Field(default=300, ge=32, le=4096, strict=True)
+    overlap_tokens: int = Field(default=40, ge=0, le=1024, strict=True)
 
 
 class Collection(BaseModel):
@@ -37,8 +37,8 @@ class Collection(BaseModel):
     embedding: EmbeddingSpec = Field(default_factory=EmbeddingSpec)
     chunking: ChunkingSpec = Field(default_factory=ChunkingSpec)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    created_at: float = Field(default_factory=time.time)
-    updated_at: float = Field(default_factory=time.time)
+    created_at: float = Field(default_factory=time.time, strict=True)
+    updated_at: float = Field(default_factory=time.time, strict=True)
 
 
 class DocumentStatus(StrEnum):
@@ -69,11 +69,11 @@ class Document(BaseModel):
     filename: str | None = None
     content_hash: str
     status: DocumentStatus = DocumentStatus.QUEUED
-    chunk_count: int = 0
+    chunk_count: int = Field(default=0, strict=True)
     error: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
-    created_at: float = Field(default_factory=time.time)
-    updated_at: float = Field(default_factory=time.time)
+    created_at: float = Field(default_factory=time.time, strict=True)
+    updated_at: float = Field(default_factory=time.time, strict=True)
 
 
 class Chunk(BaseModel):

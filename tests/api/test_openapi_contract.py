@@ -37,9 +37,17 @@ APP, KEY = _app()
 # A schema-valid request may still be refused with 422 for what no JSON Schema states: an
 # unknown job kind, provider or model (the catalog), an internal webhook URL (the address
 # guard), a bridge's one-of rules, a malformed cursor. Those 422s name the field, as every
-# 422 does; a 400 or 415 still fails the check (and any 5xx fails not_a_server_error).
-CONFIG = SchemathesisConfig.from_dict({"checks": {"positive_data_acceptance": {
-    "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]}}})
+# 422 does. A body over APP_MAX_BODY_BYTES (1 MiB) is a 413 whatever its schema says (no
+# JSON Schema bounds a document's size). A 400 or 415 still fails the check (and any 5xx
+# fails not_a_server_error).
+CONFIG = SchemathesisConfig.from_dict({"checks": {
+    "positive_data_acceptance": {
+        "expected-statuses": ["2xx", "3xx", "401", "403", "404", "409", "413", "422", "429", "5xx"]},
+    # Invalid data that is also over 1 MiB is refused for its size first.
+    "negative_data_rejection": {
+        "expected-statuses": ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429",
+                              "5xx"]},
+}})
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP, config=CONFIG)
 
 
