@@ -20,7 +20,7 @@ from services.jobs.model import Job
 from services.metrics.batcher import Batcher
 from services.metrics.outbox import MetricsOutbox
 from services.metrics.publisher import event_from_job, observe
-from services.metrics.sink import MetricsSink, create_sink
+from services.metrics.sink import MetricsSink
 
 log = logging.getLogger(__name__)
 # Messages in flight even when a DB batch is smaller than one envelope: one being decoded
@@ -32,6 +32,17 @@ def pool_prefetch(settings: TimescaleSettings) -> int:
     """Messages the metrics pool holds: about two DB batches of events (one filling while
     the previous commits) when producers send full envelopes; 5,000 / 500 gives 20."""
     return max(MIN_PREFETCH, math.ceil(2 * settings.batch_size / settings.outbox_max_events))
+
+
+def create_sink(settings: TimescaleSettings, *, role: str = "all") -> MetricsSink:
+    """PostgreSQL when a URL is configured, the in-process list otherwise (not connected)."""
+    if settings.url:
+        from services.metrics.postgres_sink import PostgresMetricsSink
+
+        return PostgresMetricsSink(settings, role=role)
+    from services.metrics.memory_sink import MemoryMetricsSink
+
+    return MemoryMetricsSink()
 
 
 @dataclass

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from config import TimescaleSettings
 from services.metrics.schemas import GroupBy, MetricEvent, UsageReport
 
 
@@ -44,14 +43,3 @@ class SinkUnavailable(Exception):
 
 class SinkRejected(Exception):
     """The database refused the data (bad value): retrying the same batch will not help."""
-
-
-def create_sink(settings: TimescaleSettings, *, role: str = "all") -> MetricsSink:
-    """PostgreSQL when a URL is configured, the in-process list otherwise (not connected)."""
-    if settings.url:
-        from services.metrics.postgres_sink import PostgresMetricsSink
-
-        return PostgresMetricsSink(settings, role=role)
-    from services.metrics.memory_sink import MemoryMetricsSink
-
-    return MemoryMetricsSink()
