@@ -82,8 +82,8 @@ class Admission:
     rates: list[RateState] = field(default_factory=list)
     # The first refusing check's name and how long until it would pass.
     refused_by: str | None = None
-    retry_after_s: float = Field(default=0.0, strict=True)
-    budget_refused: bool = Field(default=False, strict=True)
+    retry_after_s: float = 0.0
+    budget_refused: bool = False
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ class Collection(BaseModel):
     embedding: EmbeddingSpec = Field(default_factory=EmbeddingSpec)
     chunking: ChunkingSpec = Field(default_factory=ChunkingSpec)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    created_at: float = Field(default_factory=time.time, strict=True)
-    updated_at: float = Field(default_factory=time.time, strict=True)
+    created_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
 
 
 class DocumentStatus(StrEnum):
@@ -69,11 +69,11 @@ class Document(BaseModel):
     filename: str | None = None
     content_hash: str
     status: DocumentStatus = DocumentStatus.QUEUED
-    chunk_count: int = Field(default=0, strict=True)
+    chunk_count: int = 0
     error: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
-    created_at: float = Field(default_factory=time.time, strict=True)
-    updated_at: float = Field(default_factory=time.time, strict=True)
+    created_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
 
 
 class Chunk(BaseModel):

@@ -47,7 +47,7 @@ class DocumentAccepted(BaseModel):
     id: str
     status: str
     # True when the same content was already submitted under this key: nothing was queued.
-    unchanged: bool = Field(default=False, strict=True)
+    unchanged: bool = False
 
 
 class SearchHit(BaseModel):
