@@ -106,7 +106,7 @@ async def test_sigterm_mid_stream_resumes_on_another_process(
                 await _healthy(client, a)
                 await _healthy(client, b)
                 submitted = await client.post(f"{a}/api/v1/jobs", json={"kind": "model", "payload": {
-                    "provider": "openai", "model": f"gpt-{unique}", "stream": True,
+                    "provider": "openai", "model": f"sim-{unique}", "stream": True,
                     "messages": [{"role": "user", "content": WORDS}]}})
                 assert submitted.status_code == 202, submitted.text
                 job_id = submitted.json()["id"]
