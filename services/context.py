@@ -156,16 +156,18 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     chat = build_runtime(settings, redis, providers=providers, credentials=credentials)
     stack.push_async_callback(chat.close)
 
-    threads = await start_threads(settings, redis)
+    # The threads, end-user auth and RAG repositories share the config stores' Mongo client.
+    mongo_db = stores.backend.mongo.db if stores.backend.mongo is not None else None
+    threads = await start_threads(settings, redis, database=mongo_db)
     stack.push_async_callback(threads.close)
-    enduser = await start_enduser_auth(settings)
+    enduser = await start_enduser_auth(settings, database=mongo_db)
     stack.push_async_callback(enduser.close)
     model = ChatExecutor(chat, kind=JobKind.MODEL)
     chatbot, summaries = chatbot_executor(threads, model, settings)
     stack.push_async_callback(summaries.aclose)
 
     rag = await build_rag(
-        settings, providers=providers, redis=redis, credentials=credentials,
+        settings, providers=providers, redis=redis, credentials=credentials, database=mongo_db,
         reranker=LlmReranker(model, provider=settings.rag.rerank_provider, model=settings.rag.rerank_model))
     stack.push_async_callback(rag.close)
 

@@ -46,11 +46,11 @@ def build_embeddings(
                             retry=RetryPolicy.from_settings(settings))
 
 
-def build_repository(settings: Settings) -> RagRepository:
+def build_repository(settings: Settings, *, database: Any = None) -> RagRepository:
     if settings.mongo.url:
         from services.rag.mongo_store import MongoRagRepository
 
-        return MongoRagRepository(settings.mongo)
+        return MongoRagRepository(database=database) if database is not None else MongoRagRepository(settings.mongo)
     from services.rag.memory_store import MemoryRagRepository
 
     return MemoryRagRepository(settings.app.data_dir)
@@ -85,10 +85,10 @@ class RagRuntime:
 
 async def build_rag(
     settings: Settings, *, providers: Mapping[str, Any] | None = None, redis: Any = None,
-    credentials: CredentialResolver | None = None, reranker: Reranker | None = None,
+    credentials: CredentialResolver | None = None, reranker: Reranker | None = None, database: Any = None,
 ) -> RagRuntime:
     """The RAG service for an API process (or `python index.py`, ingesting in process)."""
-    repo, chunks = build_repository(settings), build_chunk_store(settings)
+    repo, chunks = build_repository(settings, database=database), build_chunk_store(settings)
     await repo.connect()
     await chunks.connect()
     embeddings = build_embeddings(settings, providers=providers, redis=redis, credentials=credentials)

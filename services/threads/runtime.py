@@ -32,14 +32,15 @@ class ThreadsRuntime:
         await self.store.close()
 
 
-async def start_threads(settings: Settings, redis: Any | None) -> ThreadsRuntime:
+async def start_threads(settings: Settings, redis: Any | None, *, database: Any = None) -> ThreadsRuntime:
     """MongoDB when MONGODB_CONNECTION_URI is set (else a file under APP_DATA_DIR); the turn
     order in Redis when there is a client (else in process)."""
     store: ThreadStore
     if settings.mongo.url:
         from services.threads.mongo_store import MongoThreadStore
 
-        store = MongoThreadStore(settings.mongo)
+        # The process's shared Mongo database when given (one client per process).
+        store = MongoThreadStore(database=database) if database is not None else MongoThreadStore(settings.mongo)
     else:
         from services.threads.memory_store import MemoryThreadStore
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from config import Settings
 from services.auth.enduser.service import ChatbotAuthService
@@ -22,12 +23,13 @@ class EndUserAuth:
         await self.store.close()
 
 
-async def start_enduser_auth(settings: Settings) -> EndUserAuth:
+async def start_enduser_auth(settings: Settings, *, database: Any = None) -> EndUserAuth:
     store: ChatbotAuthStore
     if settings.mongo.url:
         from services.auth.enduser.mongo_store import MongoChatbotAuthStore
 
-        store = MongoChatbotAuthStore(settings.mongo)
+        store = (MongoChatbotAuthStore(database=database) if database is not None
+                 else MongoChatbotAuthStore(settings.mongo))
     else:
         from services.auth.enduser.memory_store import MemoryChatbotAuthStore
 
