@@ -12,8 +12,8 @@ from services.context import build_context
 from workers.pools import consumers_for, pool_names
 
 # Pools whose queues are not in services/broker/queues.py: RAG ingestion runs on Celery,
-# which declares its own queue (`ingest`).
-CELERY_POOLS = {"ingest": {"ingest"}}
+# which declares its own queue (`rag.ingest`, services/rag/ingest/celery_app.py).
+CELERY_POOLS = {"ingest": {"rag.ingest"}}
 
 
 @functools.cache

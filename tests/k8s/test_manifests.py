@@ -17,7 +17,7 @@ import yaml
 
 from tests.k8s.crd_schemas import SCHEMAS
 from tests.k8s.kustomize import Obj, build, containers, load_documents
-from tests.pools import all_pools, queues_of
+from tests.pools import CELERY_POOLS, all_pools, queues_of
 
 K8S = Path(__file__).resolve().parents[2] / "k8s"
 OVERLAYS = ["dev", "prod"]
@@ -93,9 +93,13 @@ def test_each_worker_pool_has_a_deployment_scaled_object_probes_and_budget(rende
         deployment = one(rendered, "Deployment", f"ai-middleware-worker-{pool}")
         (container,) = containers(deployment)
         assert container["command"][-2:] == ["--pool", pool]
-        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
-        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
-        assert {"containerPort": 9100, "name": "metrics"} in container["ports"]
+        if pool in CELERY_POOLS:  # a Celery worker: its own remote-control ping is the probe
+            for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                assert "inspect ping" in " ".join(container[probe]["exec"]["command"])
+        else:
+            assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+            assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+            assert {"containerPort": 9100, "name": "metrics"} in container["ports"]
         assert {"cpu", "memory"} <= set(container["resources"]["requests"])
         assert {"cpu", "memory"} <= set(container["resources"]["limits"])
         # The kubelet's SIGKILL must come after the drain could finish.
