@@ -23,7 +23,6 @@ worker is held meanwhile. A job that cannot start within its `max_queue_s` fails
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -83,6 +82,7 @@ class Scheduler:
         self.jobs = jobs
         self.settings = settings
         self._loops: list[asyncio.Task[None]] = []
+        self._closing = False
 
     # -- submit and dispatch -------------------------------------------------------------
 
@@ -140,7 +140,9 @@ class Scheduler:
             self._loops += [asyncio.create_task(self._dispatch_loop(k), name=f"dispatch-{k}") for k in kinds]
 
     async def _dispatch_loop(self, kind: str) -> None:
-        while True:
+        # Not only cancellation stops it: a cancel landing inside a publish can be absorbed
+        # by the broker client's own shielding, and the loop must still end at close.
+        while not self._closing:
             try:
                 moved = await self.dispatch(kind)
             except Exception as exc:
@@ -150,12 +152,15 @@ class Scheduler:
             await asyncio.sleep(0 if moved >= self.settings.dispatch_ahead else self.settings.dispatch_interval_s)
 
     async def close(self) -> None:
+        self._closing = True
         loops, self._loops = self._loops, []
         for task in loops:
             task.cancel()
-        for task in loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if loops:
+            # A round in flight ends within a publish timeout; never wait on it forever.
+            _, stuck = await asyncio.wait(loops, timeout=5.0)
+            if stuck:
+                log.warning("dispatch loops still running at close", extra={"count": len(stuck)})
 
     # -- at delivery ---------------------------------------------------------------------
 
