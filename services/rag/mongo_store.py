@@ -13,10 +13,11 @@ import time
 from typing import Any
 
 from bson import Binary
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from config import MongoSettings
+from services.config.mongo_client import MongoDatabase
 from services.config.paging import Page, page_of
 from services.errors import Conflict
 from services.rag.model import Collection, Document
@@ -38,25 +39,21 @@ def _from(cls: Any, doc: dict[str, Any] | None) -> Any:
 
 class MongoRagRepository:
     def __init__(self, settings: MongoSettings | None = None, *, database: Any = None) -> None:
-        if settings is None and database is None:
-            raise ValueError("MongoRagRepository needs settings or a database")
-        self._settings = settings
-        self._client: AsyncMongoClient[Any] | None = None
-        self._db = database
+        # The process's shared database when given; else its own client, opened at connect.
+        self._mongo = MongoDatabase(settings, database=database)
+
+    @property
+    def _db(self) -> Any:
+        return self._mongo.db
 
     async def connect(self) -> None:
-        if self._db is None:
-            assert self._settings is not None and self._settings.url
-            self._client = AsyncMongoClient(self._settings.url, appname="ai-middleware-rag")
-            self._db = self._client[self._settings.database]
+        await self._mongo.connect()
         await self._db.rag_collections.create_index([("org_id", ASCENDING), ("name", ASCENDING)], unique=True)
         await self._db.rag_documents.create_index(
             [("org_id", ASCENDING), ("collection_id", ASCENDING), ("key", ASCENDING)], unique=True)
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        await self._mongo.close()
 
     async def create_collection(self, collection: Collection) -> Collection:
         try:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from config import MongoSettings
+from services.config.mongo_client import MongoDatabase
 from services.config.paging import Page, page_of
 from services.errors import NotFound
 from services.threads.memory_store import message_cursor, parse_message_cursor
@@ -42,23 +43,15 @@ def _message(doc: dict[str, Any]) -> ThreadMessage:
 
 class MongoThreadStore:
     def __init__(self, settings: MongoSettings | None = None, *, database: Any = None) -> None:
-        if settings is None and database is None:
-            raise ValueError("MongoThreadStore needs settings or a database")
-        self._settings = settings
-        self._client: AsyncMongoClient[Any] | None = None
-        self._db = database
+        # The process's shared database when given; else its own client, opened at connect.
+        self._mongo = MongoDatabase(settings, database=database)
 
     @property
     def db(self) -> Any:
-        if self._db is None:
-            raise RuntimeError("MongoThreadStore.connect() was not awaited")
-        return self._db
+        return self._mongo.db
 
     async def connect(self) -> None:
-        if self._db is None:
-            assert self._settings is not None and self._settings.url
-            self._client = AsyncMongoClient(self._settings.url, appname="ai-middleware-threads")
-            self._db = self._client[self._settings.database]
+        await self._mongo.connect()
         threads, messages = self.db.threads, self.db.thread_messages
         await threads.create_index([("org_id", ASCENDING), ("_id", DESCENDING)])
         await threads.create_index([("org_id", ASCENDING), ("bridge_id", ASCENDING), ("_id", DESCENDING)])
@@ -69,10 +62,7 @@ class MongoThreadStore:
         await messages.create_index([("thread_id", ASCENDING), ("turn", ASCENDING), ("seq", ASCENDING)])
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-            self._db = None
+        await self._mongo.close()
 
     async def create_thread(self, thread: Thread) -> None:
         await self.db.threads.insert_one(_doc(thread))

@@ -5,37 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import AsyncMongoClient
-
 from config import MongoSettings
 from services.auth.enduser.model import ChatbotAuth
+from services.config.mongo_client import MongoDatabase
 
 
 class MongoChatbotAuthStore:
     def __init__(self, settings: MongoSettings | None = None, *, database: Any = None) -> None:
-        if settings is None and database is None:
-            raise ValueError("MongoChatbotAuthStore needs settings or a database")
-        self._settings = settings
-        self._client: AsyncMongoClient[Any] | None = None
-        self._db = database
+        # The process's shared database when given; else its own client, opened at connect.
+        self._mongo = MongoDatabase(settings, database=database)
 
     @property
     def db(self) -> Any:
-        if self._db is None:
-            raise RuntimeError("MongoChatbotAuthStore.connect() was not awaited")
-        return self._db
+        return self._mongo.db
 
     async def connect(self) -> None:
-        if self._db is None:
-            assert self._settings is not None and self._settings.url
-            self._client = AsyncMongoClient(self._settings.url, appname="ai-middleware-chatbot-auth")
-            self._db = self._client[self._settings.database]
+        await self._mongo.connect()
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-            self._db = None
+        await self._mongo.close()
 
     async def get(self, org_id: str) -> ChatbotAuth | None:
         doc = await self.db.chatbot_auth.find_one({"_id": org_id})
