@@ -25,7 +25,7 @@ from services.chat.executor import ChatExecutor
 from services.chat.runtime import ChatRuntime, build_runtime
 from services.credentials.resolve import OrgCredentials
 from services.credentials.service import CredentialService
-from services.governance import Governance, build_governance
+from services.governance import Governance, build_governance, build_run_guard
 from services.governance import start as start_governance
 from services.jobs.events import JobListeners
 from services.jobs.executor import Executor, ExecutorRegistry
@@ -184,7 +184,7 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     lifecycle = JobLifecycle(
         store=jobs, broker=broker, executors=executors, listeners=listeners, streams=streams,
         settings=settings.jobs, check_webhook_url=partial(validate_url, webhooks), admission=scheduler,
-        start_check=governance.governor,
+        guard=build_run_guard(config_services.bridges, model), start_check=governance.governor,
     )
     batches = build_batches(settings, redis, lifecycle)
     listeners.add(batches.on_job_finished)
