@@ -20,10 +20,10 @@ def moderation(model: str = MODERATOR, on_failure: str = "block") -> dict[str, A
     return {"moderation": {"provider": "openai", "model": model, "on_failure": on_failure}}
 
 
-def calls(sim: RunningSimulator, model: str) -> list[str]:
+def calls(server: RunningSimulator, model: str) -> list[str]:
     """The last user text of every request `model` received."""
-    assert sim.state is not None
-    return [body["messages"][-1]["content"] for body in sim.state.received.get(model, [])]
+    assert server.state is not None
+    return [body["messages"][-1]["content"] for body in server.state.received.get(model, [])]
 
 
 async def test_clean_content_runs_and_flagged_content_is_refused_on_every_path(
