@@ -25,7 +25,7 @@ from services.chat.executor import ChatExecutor
 from services.chat.runtime import ChatRuntime, build_runtime
 from services.credentials.resolve import OrgCredentials
 from services.credentials.service import CredentialService
-from services.governance import Governance, build_governance
+from services.governance import Governance, build_governance, build_run_guard
 from services.governance import start as start_governance
 from services.jobs.events import JobListeners
 from services.jobs.executor import Executor, ExecutorRegistry
@@ -34,6 +34,7 @@ from services.jobs.model import JobKind
 from services.jobs.runtime import create_job_store, create_stream_store
 from services.jobs.store import JobStore
 from services.jobs.stream_store import StreamStore
+from services.limits.notify import threshold_webhooks
 from services.limits.runtime import job_settler
 from services.metrics.runtime import Metrics, build_metrics
 from services.providers.registry import ProviderRegistry, build_registry
@@ -175,6 +176,7 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     governance = build_governance(settings, redis=redis, find_key=stores.keys.find_api_key,
                                   list_keys=stores.keys.list_api_keys)
     stack.push_async_callback(await start_governance(governance))
+    governance.governor.on_threshold(threshold_webhooks(webhooks))
     listeners = JobListeners([metrics.publish, partial(on_job_finished, webhooks), chatbot.job_finished,
                               job_settler(governance.governor)])
     scheduler = build_scheduler(settings, redis, capacity, broker, jobs)
@@ -182,6 +184,7 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
     lifecycle = JobLifecycle(
         store=jobs, broker=broker, executors=executors, listeners=listeners, streams=streams,
         settings=settings.jobs, check_webhook_url=partial(validate_url, webhooks), admission=scheduler,
+        guard=build_run_guard(config_services.bridges, model), start_check=governance.governor,
     )
     batches = build_batches(settings, redis, lifecycle)
     listeners.add(batches.on_job_finished)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from config import Settings
 from services.audit.runtime import build_audit_log
@@ -15,6 +15,11 @@ from services.audit.service import AuditLog
 from services.auth.authenticator import Authenticator, FindKey
 from services.auth.authenticator_runtime import build_authenticator
 from services.auth.keys import ApiKey
+from services.bridges.service import BridgeService
+from services.chat.completer import ChatCompleter
+from services.errors import Conflict, NotFound
+from services.guardrails.model import GuardrailPolicy
+from services.guardrails.run import BridgeGuard
 from services.limits.runtime import build_governor, redis_prefix
 from services.limits.service import Governor
 
@@ -47,6 +52,30 @@ def build_governance(
         audit=build_audit_log(settings.timescale),
         list_keys=list_keys,
     )
+
+
+def bridge_policies(bridges: BridgeService) -> Callable[[str, dict[str, Any]], Awaitable[GuardrailPolicy | None]]:
+    """The guardrails of the bridge version a job was submitted under (its meta): the cached
+    published version when it is still that one, else that version from the store."""
+
+    async def policy_of(org_id: str, meta: dict[str, Any]) -> GuardrailPolicy | None:
+        bridge_id, number = str(meta["bridge_id"]), meta.get("bridge_version")
+        try:
+            resolved = await bridges.resolve(org_id, bridge_id)
+        except (NotFound, Conflict):
+            resolved = None  # paused or unpublished since: the job's own version still holds
+        if resolved is not None and (number is None or resolved.version == number):
+            return resolved.spec.guardrails
+        if number is None:
+            raise NotFound(f"bridge {bridge_id!r} not found", code="bridge_not_found")
+        return (await bridges.version(org_id, bridge_id, int(number))).spec.guardrails
+
+    return policy_of
+
+
+def build_run_guard(bridges: BridgeService, completer: ChatCompleter) -> BridgeGuard:
+    """The lifecycle's RunGuard: bridge guardrails, moderation through `completer`."""
+    return BridgeGuard(bridge_policies(bridges), completer)
 
 
 async def start(governance: Governance) -> Callable[[], Awaitable[None]]:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 
 import pytest
+
+from tests.mongo_wire import MongoWire, serve
 
 
 def require_env(name: str) -> str:
@@ -39,3 +42,14 @@ def pg_url() -> str:
 def unique() -> str:
     """A short unique token for queue names and key prefixes, so tests never collide."""
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def mongo_wire() -> Iterator[MongoWire]:
+    """The MongoDB wire front over one mongomock, shared by the session (tests/mongo_wire):
+    each test keeps to a database of its own."""
+    wire = serve()
+    try:
+        yield wire
+    finally:
+        wire.stop()

@@ -7,7 +7,6 @@ answers 202 and the result is POSTed to the configured URL when the job ends.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Header
@@ -22,7 +21,6 @@ from services.bridges.model import BridgeType
 from services.bridges.run import BridgeRunRequest, bridge_meta, build_payload
 from services.bridges.validate import webhook_target
 from services.chat.schemas import ChatJobPayload
-from services.guardrails import service as guardrails
 from services.jobs.model import Job, JobKind
 from services.limits.concurrency import Held
 
@@ -54,10 +52,7 @@ async def run_bridge(
     else:
         payload = build_payload(resolved, body.chat_messages(), variables=body.variables)
         kind, meta = JobKind.MODEL, bridge_meta(resolved)
-    # What the provider is sent is also what the job records (and, for a turn, the thread).
-    payload = guardrails.apply(resolved.spec.guardrails, payload)
-    if turn is not None:
-        turn = replace(turn, payload=guardrails.apply(resolved.spec.guardrails, turn.payload))
+    # The bridge's guardrails (block list, moderation, redaction) run in the job lifecycle.
     request = payload.model_dump(mode="json", exclude_none=True)
     try:
         admitted = await gate.admit(request, bridge_id=resolved.bridge_id,

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.openapi import MODEL_CALL_ERRORS
 from api.principal import OrgAdminDep, PrincipalDep, preflight
 from api.responses import Json
+from api.routes.audit import AuditDep
 from services.auth.enduser.model import PublicKey
 from services.auth.enduser.service import ChatbotAuthService
 from services.bridges.validate import webhook_target
@@ -69,36 +70,52 @@ async def get_auth(org_id: OrgAdminDep, auth: AuthDep) -> dict[str, Any]:
     return (await auth.get(org_id)).public()
 
 
+# Every change to an org's chatbot credentials is audited: object `chatbot_auth:<org>` (the
+# key's id for public keys), before/after as GET /auth shows them (secrets masked).
 @router.post("/secret", status_code=201)
-async def rotate_secret(org_id: OrgAdminDep, auth: AuthDep) -> Json:
+async def rotate_secret(org_id: OrgAdminDep, auth: AuthDep, audit: AuditDep) -> Json:
     """Create or replace the HS256 signing secret. The response is the only time it shows."""
+    before = (await auth.get(org_id)).public()
     secret, record = await auth.rotate_secret(org_id)
+    await audit("chatbot_secret.rotated" if before["has_secret"] else "chatbot_secret.created", "chatbot_auth",
+                org_id, before=before, after={**record.public(), "secret": secret})
     return Json({**record.public(), "secret": secret}, status_code=201)
 
 
 @router.delete("/secret", status_code=204, responses={404: {"description": "No secret is set"}})
-async def delete_secret(org_id: OrgAdminDep, auth: AuthDep) -> Response:
+async def delete_secret(org_id: OrgAdminDep, auth: AuthDep, audit: AuditDep) -> Response:
+    before = (await auth.get(org_id)).public()
     await auth.delete_secret(org_id)
+    await audit("chatbot_secret.deleted", "chatbot_auth", org_id, before=before,
+                after=(await auth.get(org_id)).public())
     return Response(status_code=204)
 
 
 @router.post("/public-keys", status_code=201)
-async def add_public_key(body: PublicKey, org_id: OrgAdminDep, auth: AuthDep) -> Json:
+async def add_public_key(body: PublicKey, org_id: OrgAdminDep, auth: AuthDep, audit: AuditDep) -> Json:
     """Register an RS256 or ES256 public key (PEM); tokens name it with the `kid` header."""
     record = await auth.add_public_key(org_id, PublicKey(kid=body.kid, alg=body.alg, pem=body.pem))
+    await audit("chatbot_public_key.added", "chatbot_public_key", body.kid,
+                after={"kid": body.kid, "alg": body.alg})
     return Json(record.public(), status_code=201)
 
 
 @router.delete("/public-keys/{kid}", status_code=204)
-async def delete_public_key(kid: str, org_id: OrgAdminDep, auth: AuthDep) -> Response:
+async def delete_public_key(kid: str, org_id: OrgAdminDep, auth: AuthDep, audit: AuditDep) -> Response:
     await auth.delete_public_key(org_id, kid)
+    await audit("chatbot_public_key.removed", "chatbot_public_key", kid, before={"kid": kid})
     return Response(status_code=204)
 
 
 @router.put("/origins")
-async def set_origins(body: Origins, org_id: OrgAdminDep, auth: AuthDep) -> dict[str, Any]:
+async def set_origins(body: Origins, org_id: OrgAdminDep, auth: AuthDep, audit: AuditDep) -> dict[str, Any]:
     """The browser origins allowed to call the chatbot API with an end user's token."""
-    return (await auth.set_origins(org_id, body.origins)).public()
+    before = (await auth.get(org_id)).public()
+    after = (await auth.set_origins(org_id, body.origins)).public()
+    await audit("chatbot_origins.updated", "chatbot_auth", org_id,
+                before={"allowed_origins": before["allowed_origins"]},
+                after={"allowed_origins": after["allowed_origins"]})
+    return after
 
 
 @router.post("/{bridge}/messages", response_model=None, responses=MODEL_CALL_ERRORS)

@@ -22,7 +22,6 @@ from services.compat import openai_format as fmt
 from services.compat.openai_run import list_models, prepare
 from services.compat.openai_schemas import ChatCompletionRequest
 from services.errors import PlatformError
-from services.guardrails import service as guardrails
 from services.limits.concurrency import Held
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -38,8 +37,6 @@ async def chat_completions(
     prepared = await prepare(ctx.bridges, ctx.turns, ctx.settings.providers, org_id, body)
     created = int(time.time())
     spec = prepared.spec
-    if spec is not None:
-        prepared.payload = guardrails.apply(spec.guardrails, prepared.payload)
     admitted = await gate.admit(prepared.payload.model_dump(mode="json", exclude_none=True),
                                 bridge_id=prepared.meta.get("bridge_id"), thread=body.thread_id,
                                 bridge_policy=spec.limits if spec else None)

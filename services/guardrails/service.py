@@ -1,4 +1,5 @@
-"""Applies a bridge's guardrail policy to a chat payload.
+"""Applies a bridge's guardrail policy to a chat payload (the job lifecycle calls these
+through services/guardrails/run.py, for every path).
 
     payload = apply(policy, payload)                       # what the provider is sent
     stored = apply(policy, payload, stage=Stage.RECORD)    # what the job record keeps

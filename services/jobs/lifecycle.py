@@ -34,6 +34,7 @@ from services.errors import Conflict, Deferred, Invalid, NotFound, PlatformError
 from services.jobs.admission import Admission
 from services.jobs.events import JobListeners
 from services.jobs.executor import Executor, ExecutorRegistry, Outcome, RunAttempts, StreamEvent, StreamingExecutor
+from services.jobs.guard import GuardedRun, RunGuard, StartCheck
 from services.jobs.messages import JobMessage
 from services.jobs.model import (
     CANCEL_FROM,
@@ -80,6 +81,10 @@ class JobLifecycle:
     check_webhook_url: UrlCheck | None = None
     # The scheduler: fair-share holding, provider capacity, queue timeouts (None: plain FIFO).
     admission: Admission | None = None
+    # A bridge's guardrails (block list, moderation, redaction), on every path.
+    guard: RunGuard | None = None
+    # Whether a queued job may still start (its budgets), asked before it starts.
+    start_check: StartCheck | None = None
 
     # -- submit side -------------------------------------------------------------------
 
@@ -131,10 +136,14 @@ class JobLifecycle:
         else:
             model = self.parse(kind, payload)
         await self._check_webhook(model)
+        guarded = await self._guarded(org_id, kind, meta or {})
+        if guarded is not None:
+            guarded.check(model)
         request = model.model_dump(mode="json", exclude_unset=True)
-        job = Job(org_id=org_id, kind=kind, request=request, idempotency_key=idempotency_key,
-                  meta=meta or {})
         digest = body_hash({"kind": kind, "payload": request}) if idempotency_key else None
+        stored = guarded.queued_request(request) if guarded is not None else request
+        job = Job(org_id=org_id, kind=kind, request=stored, idempotency_key=idempotency_key,
+                  meta=meta or {})
         created = await self.store.create(job, body_hash=digest)
         if created.conflict:
             raise Conflict("Idempotency-Key was used with a different body", code="idempotency_conflict",
@@ -157,6 +166,9 @@ class JobLifecycle:
             raise Unavailable("the job queue is unavailable; retry shortly", code="broker_unavailable",
                               retry_after_s=5) from exc
         return created
+
+    async def _guarded(self, org_id: str, kind: str, meta: dict[str, Any]) -> GuardedRun | None:
+        return await self.guard.for_job(org_id, kind, meta) if self.guard is not None else None
 
     async def get(self, org_id: str, job_id: str, *, wait_s: float = 0) -> Job:
         """The org's job (another org's job is NotFound), optionally waiting for it to end."""
@@ -197,6 +209,12 @@ class JobLifecycle:
                 # We may have died between the finish and telling the listeners: tell them again.
                 await self.listeners.finished(job)
             return
+        # Before the scheduler reserves provider capacity for a job that cannot run.
+        if self.start_check is not None and job.status is not JobStatus.RUNNING:
+            refusal = await self.start_check.refusal(job)
+            if refusal is not None:
+                await self._refuse_start(job, refusal)
+                return
         if self.admission is not None and job.status is not JobStatus.RUNNING:
             decision = await self.admission.admit(job)
             if decision.timeout:
@@ -220,9 +238,13 @@ class JobLifecycle:
 
     async def _run_queued(self, job: Job) -> None:
         attempts = RunAttempts()
+        guarded: GuardedRun | None = None
         try:
             executor = self.executors.get(job.kind)
             payload = executor.payload_model.model_validate(job.request)
+            guarded = await self._guarded(job.org_id, job.kind, job.meta)
+            if guarded is not None:
+                payload = await guarded.before_run(job, payload, attempts)
             if getattr(payload, "stream", False) and isinstance(executor, StreamingExecutor):
                 outcome = await self._stream_into_log(executor, job, payload, attempts)
             else:
@@ -233,22 +255,22 @@ class JobLifecycle:
         except Retryable as exc:
             if self.admission is not None and exc.code == "rate_limited":
                 await self._requeue_throttled(job, exc, attempts)
-            await self._retry_or_fail(job, exc, attempts)
+            await self._retry_or_fail(job, exc, attempts, guarded)
             return
         except PlatformError as exc:
-            await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts)
+            await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts, guarded=guarded)
             return
         except (KeyError, ValidationError) as exc:
             log.error("job cannot run: %s", type(exc).__name__)
-            await self._finish(job, JobStatus.FAILED, attempts=attempts, error=JobError(
+            await self._finish(job, JobStatus.FAILED, attempts=attempts, guarded=guarded, error=JobError(
                 code="invalid_payload", message="the job's payload is not valid for its kind").model_dump())
             return
         except Exception:
             log.exception("job crashed")
-            await self._finish(job, JobStatus.FAILED, attempts=attempts, error=JobError(
+            await self._finish(job, JobStatus.FAILED, attempts=attempts, guarded=guarded, error=JobError(
                 code="internal_error", message="the job failed unexpectedly").model_dump())
             return
-        await self._finish(job, JobStatus.SUCCEEDED, outcome=outcome, attempts=attempts)
+        await self._finish(job, JobStatus.SUCCEEDED, outcome=outcome, attempts=attempts, guarded=guarded)
 
     async def _stream_into_log(
         self, executor: StreamingExecutor, job: Job, payload: Any, attempts: RunAttempts,
@@ -275,7 +297,8 @@ class JobLifecycle:
         if back is not None:
             raise Retryable(exc.message, retry_after_s=delay) from exc
 
-    async def _retry_or_fail(self, job: Job, exc: Retryable, attempts: RunAttempts) -> None:
+    async def _retry_or_fail(self, job: Job, exc: Retryable, attempts: RunAttempts,
+                             guarded: GuardedRun | None = None) -> None:
         delay = backoff_s(job.attempts, base_s=self.settings.retry_base_s, max_s=self.settings.retry_max_s,
                           retry_after_s=exc.retry_after_s)
         deadline = job.created_at + self.settings.deadline_s
@@ -287,7 +310,7 @@ class JobLifecycle:
                 log.info("job will retry", extra={"attempt": job.attempts, "delay_s": round(delay, 3)})
                 raise Retryable(exc.message, retry_after_s=delay) from exc
             return
-        await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts)
+        await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts, guarded=guarded)
 
     async def _requeue_throttled(self, job: Job, exc: Retryable, attempts: RunAttempts) -> None:
         """The provider said 429 (the scheduler has already lowered its capacity): the job goes
@@ -303,11 +326,20 @@ class JobLifecycle:
             raise Retryable(exc.message, code="rate_limited", retry_after_s=delay) from exc
 
     async def _queue_timeout(self, job: Job) -> None:
-        done = await self.store.transition(job.id, (JobStatus.QUEUED, JobStatus.RETRYING), JobStatus.FAILED, {
-            "finished_at": time.time(),
-            "error": JobError(code="queue_timeout", message="the job waited longer than its max_queue_s "
-                              "to start", retryable=True).model_dump(),
-        })
+        await self._refuse_start(job, Retryable("the job waited longer than its max_queue_s to start",
+                                                code="queue_timeout"))
+
+    async def _refuse_start(self, job: Job, exc: PlatformError) -> None:
+        """Fail a job that must not start (queue timeout, no budget left): no attempt, no
+        provider call; listeners hear of it as of any failed job (metric row, webhook)."""
+        fields: dict[str, Any] = {"finished_at": time.time(), "error": _error(exc)}
+        try:
+            guarded = await self._guarded(job.org_id, job.kind, job.meta)
+        except PlatformError:
+            guarded = None  # its bridge is gone: nothing left to apply
+        if guarded is not None:
+            fields["request"] = guarded.record_request(job.request)
+        done = await self.store.transition(job.id, (JobStatus.QUEUED, JobStatus.RETRYING), JobStatus.FAILED, fields)
         if done is not None:
             if self.admission is not None:
                 await self.admission.started(done)
@@ -325,23 +357,32 @@ class JobLifecycle:
 
     # -- inline side -------------------------------------------------------------------
 
-    async def _start_inline(self, org_id: str, kind: str, payload: BaseModel, meta: dict[str, Any]) -> Job:
+    async def _start_inline(
+        self, org_id: str, kind: str, payload: BaseModel, meta: dict[str, Any],
+    ) -> tuple[Job, GuardedRun | None]:
+        """Record the running job; a refused request (block list) raises before any record."""
+        self._check(kind, payload)
+        guarded = await self._guarded(org_id, kind, meta)
+        if guarded is not None:
+            guarded.check(payload)
+        request = payload.model_dump(mode="json", exclude_none=True)
         now = time.time()
         job = Job(
             org_id=org_id, kind=kind, status=JobStatus.RUNNING, attempts=1, created_at=now,
             started_at=now, queue_ms=0.0, meta={**meta, "mode": "inline"},
-            request=payload.model_dump(mode="json", exclude_none=True),
+            request=guarded.record_request(request) if guarded is not None else request,
         )
         await self.store.create(job)
-        return job
+        return job, guarded
 
     async def run_inline(self, org_id: str, kind: str, payload: BaseModel, meta: dict[str, Any]) -> Job:
         """Run in this process to the final answer; the finished job is returned, a failure raised."""
         executor = self.executor(kind)
-        self._check(kind, payload)
-        job = await self._start_inline(org_id, kind, payload, meta)
+        job, guarded = await self._start_inline(org_id, kind, payload, meta)
         attempts = RunAttempts()
         try:
+            if guarded is not None:
+                payload = await guarded.before_run(job, payload, attempts)
             while True:
                 try:
                     outcome = await executor.run(job, payload, attempts)
@@ -349,9 +390,9 @@ class JobLifecycle:
                 except Deferred as exc:
                     await self._wait_inline(job, exc)
         except PlatformError as exc:
-            await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts)
+            await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts, guarded=guarded)
             raise
-        return await self._finish(job, JobStatus.SUCCEEDED, outcome=outcome, attempts=attempts)
+        return await self._finish(job, JobStatus.SUCCEEDED, outcome=outcome, attempts=attempts, guarded=guarded)
 
     async def _wait_inline(self, job: Job, exc: Deferred) -> None:
         """An inline run that is not ready waits here: the caller holds the request open
@@ -370,11 +411,12 @@ class JobLifecycle:
         executor = self.executor(kind)
         if not isinstance(executor, StreamingExecutor):
             raise Invalid(f"jobs of kind {kind!r} cannot stream", field="stream")
-        self._check(kind, payload)
-        job = await self._start_inline(org_id, kind, payload, meta)
+        job, guarded = await self._start_inline(org_id, kind, payload, meta)
         attempts = RunAttempts()
         finished = started = False
         try:
+            if guarded is not None:
+                payload = await guarded.before_run(job, payload, attempts)
             while not finished:
                 try:
                     async for event in executor.stream(job, payload, attempts):
@@ -382,7 +424,7 @@ class JobLifecycle:
                         if event.outcome is not None:
                             finished = True
                             job = await self._finish(job, JobStatus.SUCCEEDED, outcome=event.outcome,
-                                                     attempts=attempts)
+                                                     attempts=attempts, guarded=guarded)
                         yield job, event
                 except Deferred as exc:
                     if started:
@@ -393,11 +435,11 @@ class JobLifecycle:
                     raise RuntimeError("the stream ended without its outcome")
         except PlatformError as exc:
             finished = True
-            await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts)
+            await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts, guarded=guarded)
             raise
         finally:
             if not finished:
-                await self._finish(job, JobStatus.CANCELLED, attempts=attempts)
+                await self._finish(job, JobStatus.CANCELLED, attempts=attempts, guarded=guarded)
 
     # -- the finish every path shares --------------------------------------------------
 
@@ -407,13 +449,18 @@ class JobLifecycle:
 
     async def _finish(
         self, job: Job, status: JobStatus, *, outcome: Outcome | None = None,
-        error: dict[str, Any] | None = None, attempts: RunAttempts,
+        error: dict[str, Any] | None = None, attempts: RunAttempts, guarded: GuardedRun | None = None,
     ) -> Job:
         fields: dict[str, Any] = {"finished_at": time.time(), "error": error}
         meta = dict(job.meta)
         meta.pop("waiting", None)
+        if guarded is not None:
+            # A queued job's record may have kept the prompt for its worker: redact it now.
+            request = guarded.record_request(job.request)
+            if request != job.request:
+                fields["request"] = request
         if outcome is not None:
-            fields["result"] = outcome.result
+            fields["result"] = guarded.record_result(outcome.result) if guarded is not None else outcome.result
             meta.update(outcome.meta())
         # Every run records its provider calls, none (a cache hit) included.
         meta["attempts"] = self._history(job, attempts)

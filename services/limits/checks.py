@@ -11,6 +11,13 @@ MINUTE_S = 60.0
 # A budget period's counter outlives the period a little, then Redis drops it.
 DAY_TTL_S = 2 * 86_400
 MONTH_TTL_S = 32 * 86_400
+DAY, MONTH = "day", "month"
+
+
+def cap_of(policy: LimitPolicy | None, period: str) -> int | None:
+    """A policy's budget cap for `period` in micro-USD (None: that budget is not set)."""
+    usd = None if policy is None else policy.daily_budget_usd if period == DAY else policy.monthly_budget_usd
+    return None if usd is None else round(usd * MICRO)
 
 
 @dataclass(frozen=True)
@@ -83,9 +90,9 @@ def budget_checks(
         if policy.daily_budget_usd is not None:
             checks.append(BudgetCheck(key=f"{base}:d:{now:%Y%m%d}", name=f"{kind}-daily-usd",
                                       cap=round(policy.daily_budget_usd * MICRO), estimate=estimate,
-                                      ttl_s=DAY_TTL_S))
+                                      ttl_s=DAY_TTL_S, subject=kind, subject_id=sid, period=DAY))
         if policy.monthly_budget_usd is not None:
             checks.append(BudgetCheck(key=f"{base}:m:{now:%Y%m}", name=f"{kind}-monthly-usd",
                                       cap=round(policy.monthly_budget_usd * MICRO), estimate=estimate,
-                                      ttl_s=MONTH_TTL_S))
+                                      ttl_s=MONTH_TTL_S, subject=kind, subject_id=sid, period=MONTH))
     return checks

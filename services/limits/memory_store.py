@@ -15,7 +15,7 @@ from services.limits.model import (
     LimitPolicy,
     RateCheck,
     RateState,
-    crossings,
+    reached,
 )
 
 
@@ -26,6 +26,8 @@ class MemoryLimitCounters:
         self._reserved: dict[str, int] = {}
         self._slots: dict[str, dict[str, float]] = {}
         self._held: dict[str, tuple[float, bytes]] = {}
+        # (budget period key, percent) already announced.
+        self._announced: set[tuple[str, int]] = set()
 
     async def admit(self, rates: list[RateCheck], budgets: list[BudgetCheck]) -> Admission:
         now = time.time()
@@ -56,9 +58,12 @@ class MemoryLimitCounters:
         crossed: list[Crossing] = []
         for budget, actual in budgets:
             self._reserved[budget.key] = max(0, self._reserved.get(budget.key, 0) - budget.estimate)
-            before = self._spent.get(budget.key, 0)
-            self._spent[budget.key] = before + actual
-            crossed += crossings(budget.name, budget.key, before, before + actual, budget.cap)
+            after = self._spent.get(budget.key, 0) + actual
+            self._spent[budget.key] = after
+            for percent in reached(after, budget.cap):
+                if (budget.key, percent) not in self._announced:
+                    self._announced.add((budget.key, percent))
+                    crossed.append(Crossing(budget.name, budget.key, percent=percent, spent=after, cap=budget.cap))
         return crossed
 
     async def budget_state(self, key: str) -> tuple[int, int]:
@@ -76,6 +81,10 @@ class MemoryLimitCounters:
 
     async def release_slot(self, key: str, lease_id: str) -> None:
         self._slots.get(key, {}).pop(lease_id, None)
+
+    async def peek(self, job_id: str) -> bytes | None:
+        entry = self._held.get(job_id)
+        return entry[1] if entry is not None and entry[0] > time.time() else None
 
     async def meet(self, job_id: str, value: bytes, ttl_s: int) -> bytes | None:
         entry = self._held.pop(job_id, None)

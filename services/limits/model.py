@@ -58,13 +58,17 @@ class RateCheck:
 
 @dataclass(frozen=True)
 class BudgetCheck:
-    """Reserve `estimate` micro-USD against `cap` micro-USD for one period."""
+    """Reserve `estimate` micro-USD against `cap` micro-USD for one period of the budget
+    that (`subject`, `subject_id`) configures (org, key or bridge)."""
 
     key: str
     name: str
     cap: int
     estimate: int
     ttl_s: int
+    subject: str = ""
+    subject_id: str = ""
+    period: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class Admission:
 
 @dataclass(frozen=True)
 class Crossing:
-    """A budget passed `percent` (80 or 100) of its cap with this charge."""
+    """A budget reached `percent` (80 or 100) of its cap with this charge."""
 
     name: str
     key: str
@@ -100,7 +104,7 @@ class Crossing:
 THRESHOLDS = (80, 100)
 
 
-def crossings(name: str, key: str, before: int, after: int, cap: int) -> list[Crossing]:
-    """The thresholds a budget passed going from `before` to `after` spent."""
-    return [Crossing(name=name, key=key, percent=p, spent=after, cap=cap)
-            for p in THRESHOLDS if cap > 0 and before * 100 < cap * p <= after * 100]
+def reached(spent: int, cap: int) -> list[int]:
+    """The thresholds `spent` has reached. The stores keep a marker per budget period and
+    threshold (in the period's own record, so it expires with it) and report each once."""
+    return [p for p in THRESHOLDS if cap > 0 and spent * 100 >= cap * p]

@@ -53,7 +53,10 @@ return out
 
 # KEYS: n rate buckets, then m budget hashes
 # ARGV: n, then per rate: limit, window_s, delta; then per budget: cap, estimate, actual, ttl_s
-# Returns {budget index (1-based among budgets), spent before, spent after, ...}.
+# Returns {budget index (1-based among budgets), spent after, percent, ...}: one triple per
+# 80% / 100% threshold this call is the first to see reached in the budget's period. The
+# marker (HSETNX t80 / t100) lives in the period's hash, so it expires with the period, and
+# any number of processes settling at once announce each threshold exactly once.
 SETTLE = _NOW + """
 local n = tonumber(ARGV[1])
 for i = 1, n do
@@ -68,13 +71,20 @@ local off = 1 + n * 3
 for j = 1, #KEYS - n do
   local b = off + (j - 1) * 4
   local k = KEYS[n + j]
-  local reserved = redis.call('HINCRBY', k, 'reserved', -tonumber(ARGV[b + 2]))
+  local cap = tonumber(ARGV[b + 1])
+  -- 0 - x, not -x: -0 (an estimate of 0, an unpriced model) would reach Redis as "-0",
+  -- which HINCRBY refuses as not an integer.
+  local reserved = redis.call('HINCRBY', k, 'reserved', 0 - tonumber(ARGV[b + 2]))
   if reserved < 0 then redis.call('HSET', k, 'reserved', 0) end
   local after = redis.call('HINCRBY', k, 'spent', ARGV[b + 3])
   redis.call('EXPIRE', k, ARGV[b + 4])
-  out[#out + 1] = j
-  out[#out + 1] = after - tonumber(ARGV[b + 3])
-  out[#out + 1] = after
+  for _, p in ipairs({80, 100}) do
+    if cap > 0 and after * 100 >= cap * p and redis.call('HSETNX', k, 't' .. p, 1) == 1 then
+      out[#out + 1] = j
+      out[#out + 1] = after
+      out[#out + 1] = p
+    end
+  end
 end
 return out
 """

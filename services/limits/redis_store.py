@@ -17,7 +17,6 @@ from services.limits.model import (
     LimitPolicy,
     RateCheck,
     RateState,
-    crossings,
 )
 from services.limits.redis_lua import ACQUIRE_SLOT, ADMIT, MEET, SETTLE
 
@@ -62,7 +61,7 @@ class RedisLimitCounters:
         crossed: list[Crossing] = []
         for i in range(0, len(out), 3):
             budget = budgets[out[i] - 1][0]
-            crossed += crossings(budget.name, budget.key, out[i + 1], out[i + 2], budget.cap)
+            crossed.append(Crossing(budget.name, budget.key, percent=out[i + 2], spent=out[i + 1], cap=budget.cap))
         return crossed
 
     async def budget_state(self, key: str) -> tuple[int, int]:
@@ -78,6 +77,10 @@ class RedisLimitCounters:
     async def meet(self, job_id: str, value: bytes, ttl_s: int) -> bytes | None:
         other = await self._meet(keys=[self._prefix + "rv:" + job_id], args=[value, ttl_s])
         return bytes(other) if other else None
+
+    async def peek(self, job_id: str) -> bytes | None:
+        found = await self._redis.get(self._prefix + "rv:" + job_id)
+        return bytes(found) if found else None
 
 
 class RedisPolicyStore:

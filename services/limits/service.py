@@ -23,12 +23,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.limits.checks import Applied, Caller, SlotCheck, budget_checks, rate_checks, slot_checks
+from services.errors import PlatformError
+from services.jobs.model import Job
+from services.limits.checks import Applied, Caller, SlotCheck, budget_checks, cap_of, rate_checks, slot_checks
 from services.limits.concurrency import Held, ProcessGate, caller_slots
 from services.limits.errors import BudgetExceeded, RateLimited
 from services.limits.estimate import Estimate, actual, estimate
 from services.limits.headers import allowed_headers, refused_headers
-from services.limits.model import MICRO, BudgetCheck, LimitPolicy, RateCheck
+from services.limits.model import MICRO, BudgetCheck, LimitPolicy, RateCheck, SubjectKind
 from services.limits.store import LimitCounters, PolicyStore
 
 log = logging.getLogger(__name__)
@@ -44,10 +46,14 @@ class Reservation(BaseModel):
 
 
 class BudgetEvent(BaseModel):
-    """`budget.threshold`: a budget passed 80% or 100% of its cap."""
+    """`budget.threshold`: a budget reached 80% or 100% of its cap (once per period)."""
 
     org_id: str
     budget: str
+    # Whose budget: org, key or bridge, and its id; `period` is day or month.
+    scope: str
+    scope_id: str
+    period: str
     period_key: str
     percent: int
     spent_usd: float
@@ -135,9 +141,12 @@ class Governor:
         """Return the estimates and charge what was used; tell listeners of crossed thresholds."""
         crossed = await self.counters.settle([(c, used.tokens - c.cost) for c in reservation.tokens],
                                              [(b, used.cost_micros) for b in reservation.budgets])
+        checks = {b.key: b for b in reservation.budgets}
         for c in crossed:
-            event = BudgetEvent(org_id=reservation.org_id, budget=c.name, period_key=c.key, percent=c.percent,
-                                spent_usd=c.spent / MICRO, cap_usd=c.cap / MICRO)
+            check = checks[c.key]
+            event = BudgetEvent(org_id=reservation.org_id, budget=c.name, scope=check.subject,
+                                scope_id=check.subject_id, period=check.period, period_key=c.key,
+                                percent=c.percent, spent_usd=c.spent / MICRO, cap_usd=c.cap / MICRO)
             log.info("budget threshold", extra={"org_id": event.org_id, "budget": c.name, "percent": c.percent})
             for listener in self._listeners:
                 try:
@@ -173,6 +182,31 @@ class Governor:
                                          self._config.reservation_ttl_s)
         if other is not None:
             await self.settle(Reservation.model_validate_json(other), used)
+
+    async def refusal(self, job: Job) -> PlatformError | None:
+        """StartCheck (services/jobs/guard.py): a queued job whose budgets can no longer fit
+        its estimate must not start. Its own reservation is not counted against it, nor are
+        other queued jobs' (the first to start goes first); caps are re-read, so a lowered
+        budget refuses too. A job whose submitter has not stored its reservation yet (it is
+        racing the worker, a few ms) is let through: it was admitted moments ago."""
+        if not job.meta.get(RESERVED_META):
+            return None
+        held = await self.counters.peek(job.id)
+        if held is None or held.startswith(_USAGE_PREFIX):
+            return None
+        reservation = Reservation.model_validate_json(held)
+        for budget in reservation.budgets:
+            cap: int | None = budget.cap
+            if budget.period and budget.subject in (SubjectKind.ORG, SubjectKind.KEY):
+                [policy] = await self._lookup(reservation.org_id, [(budget.subject, budget.subject_id)])
+                cap = cap_of(policy, budget.period)
+            if cap is None:
+                continue  # that budget was removed since
+            spent, _ = await self.counters.budget_state(budget.key)
+            if spent + budget.estimate > cap:
+                return BudgetExceeded(f"the {budget.name} budget can no longer fit this job's estimated cost of "
+                                      f"${budget.estimate / MICRO:.6f}", budget=budget.name)
+        return None
 
     async def budget_usage(self, org_id: str, kind: str, subject_id: str, policy: LimitPolicy) -> list[dict[str, Any]]:
         """This period's spend of each budget `policy` sets for one subject."""

@@ -21,7 +21,8 @@ class LimitCounters(Protocol):
     ) -> list[Crossing]:
         """Reconcile: each rate bucket moves by the given delta (actual - estimate, may be
         negative); each budget releases its estimate and adds the given actual micro-USD.
-        Returns the 80% / 100% thresholds this charge crossed (each crossed once)."""
+        Returns the 80% / 100% thresholds reached that no earlier call returned for the same
+        budget period (each announced once, whatever the number of processes)."""
         ...
 
     async def budget_state(self, key: str) -> tuple[int, int]:
@@ -40,6 +41,10 @@ class LimitCounters(Protocol):
         finisher's usage, in either order. The first caller's value is kept (for `ttl_s`) and
         None returned; the second gets the first's value back and the entry is removed, so
         exactly one side settles, whichever finished its half last."""
+        ...
+
+    async def peek(self, job_id: str) -> bytes | None:
+        """The half `meet` holds for `job_id`, left in place (None when there is none)."""
         ...
 
 

@@ -109,6 +109,18 @@ async def on_job_finished(runtime: Webhooks, job: Job) -> None:
     event = job_event(job, event_type, runtime.settings)
     planned = [new_delivery(event, endpoint=e) for e in endpoints]
     planned += [new_delivery(event, target=t) for t in targets]
+    await _record_and_enqueue(runtime, event, planned)
+
+
+async def publish_org_event(runtime: Webhooks, event: Event) -> None:
+    """Deliver an org event (not a job's) to every enabled endpoint subscribed to its type."""
+    endpoints = [e for e in await runtime.store.list_endpoints(event.org_id)
+                 if e.enabled and e.matches(event.type)]
+    if endpoints:
+        await _record_and_enqueue(runtime, event, [new_delivery(event, endpoint=e) for e in endpoints])
+
+
+async def _record_and_enqueue(runtime: Webhooks, event: Event, planned: list[Delivery]) -> None:
     stale_before = time.time() - STALE_AFTER_S - runtime.settings.retry_schedule_s[0]
     queue = []
     for stored, created in await runtime.store.record(event, planned):

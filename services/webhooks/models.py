@@ -15,6 +15,8 @@ class EventType(StrEnum):
     JOB_SUCCEEDED = "job.succeeded"
     JOB_FAILED = "job.failed"
     JOB_CANCELLED = "job.cancelled"
+    # A USD budget reached 80% or 100% of its cap (services/limits); once per budget period.
+    BUDGET_THRESHOLD = "budget.threshold"
     TEST = "webhook.test"
 
 

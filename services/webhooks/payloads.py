@@ -52,6 +52,15 @@ def job_event(job: Job, event_type: EventType, settings: WebhookSettings) -> Eve
                  job_id=job.id, body=body)
 
 
+def org_event(org_id: str, event_type: EventType, once_key: str, data: dict[str, Any]) -> Event:
+    """An event about the org rather than a job. Its id derives from `once_key`, so the same
+    fact announced twice (a listener run again) is recorded and delivered once."""
+    event_id = "msg_" + hashlib.sha256(f"{org_id}|{event_type}|{once_key}".encode()).hexdigest()[:26]
+    now = time.time()
+    return Event(id=event_id, org_id=org_id, type=event_type, created_at=now,
+                 body=_body(event_id, event_type, now, data))
+
+
 def test_event(org_id: str, endpoint_id: str) -> Event:
     event_id = "msg_" + secrets.token_hex(13)
     now = time.time()

@@ -24,7 +24,8 @@ from services.webhooks.signing import generate_secret, rotate
 from services.webhooks.store import DeliveryPage
 
 # Events an endpoint can subscribe to (webhook.test is always sent to the endpoint tested).
-SUBSCRIBABLE = frozenset({EventType.JOB_SUCCEEDED, EventType.JOB_FAILED, EventType.JOB_CANCELLED})
+SUBSCRIBABLE = frozenset({EventType.JOB_SUCCEEDED, EventType.JOB_FAILED, EventType.JOB_CANCELLED,
+                          EventType.BUDGET_THRESHOLD})
 # Every event fans out to each matching endpoint; 50 keeps one job's fan-out bounded.
 MAX_ENDPOINTS_PER_ORG = 50
 

@@ -1,11 +1,13 @@
 """Chatbot turns end to end on real RabbitMQ and Redis, answered by the provider simulator:
 the model sees the thread's history on the queued path, a long thread is trimmed to its
 budget and summarised, a redelivered turn adds no message, and two turns sent at once to
-one thread through two workers finish in order."""
+one thread, consumed by two worker processes, finish in order."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,28 +17,28 @@ from typing import Any
 import httpx
 
 from api.app import create_app
-from config import Settings
-from services.auth.principal import Principal
+from config import MongoSettings, Settings
 from services.context import Context
 from services.jobs.executor import RunAttempts
 from services.jobs.model import JobKind, JobStatus
 from services.providers.simulator.server import RunningSimulator
-from services.providers.types import Message
 from services.threads.executor import ChatbotJobPayload
 from services.threads.memory import SUMMARY_HEADER
-from services.threads.runtime import chatbot_executor
 from tests.api.chatbot_support import publish_bridge
 from tests.backends import context, new_key
 from tests.chat_support import TEST_KEY, chat_settings
+from tests.e2e.processes import start_worker, stop_all, wait_for_consumers
+from tests.mongo_wire import MongoWire
 from workers.process import start_runner
 
 TURN = "/api/v1/chatbot/{bridge}/messages"
 
 
-def _settings(sim: RunningSimulator, unique: str, tmp_path: Path) -> Settings:
+def _settings(sim: RunningSimulator, unique: str, tmp_path: Path, mongo_url: str | None = None) -> Settings:
     settings = chat_settings("real", unique, tmp_path, sim_url=sim.url)
     providers = settings.providers.model_copy(update={"openai_compatible": {"vllm": f"{sim.url}/vllm/v1"}})
-    return settings.model_copy(update={"providers": providers})
+    mongo = MongoSettings(url=mongo_url, database=f"aim_test_{unique}")
+    return settings.model_copy(update={"providers": providers, "mongo": mongo})
 
 
 @dataclass
@@ -65,8 +67,9 @@ class Chat:
 
 
 @asynccontextmanager
-async def chat(sim: RunningSimulator, unique: str, tmp_path: Path, *, workers: bool = True) -> AsyncIterator[Chat]:
-    settings = _settings(sim, unique, tmp_path)
+async def chat(sim: RunningSimulator, unique: str, tmp_path: Path, *, workers: bool = True,
+               settings: Settings | None = None) -> AsyncIterator[Chat]:
+    settings = settings or _settings(sim, unique, tmp_path)
     async with context(settings, role="api") as ctx:
         await ctx.credentials.put("org-a", "vllm", TEST_KEY)
         await ctx.broker.declare(["jobs.chatbot"])
@@ -159,34 +162,40 @@ async def test_a_turn_redelivered_after_it_was_written_adds_no_message(
     assert len(await sim.received(model)) == 1  # the redelivery replayed the stored answer
 
 
-async def test_two_turns_at_once_through_two_workers_finish_in_order(
-    sim: RunningSimulator, unique: str, tmp_path: Path,
+async def test_two_turns_at_once_through_two_worker_processes_finish_in_order(
+    sim: RunningSimulator, unique: str, tmp_path: Path, mongo_wire: MongoWire,
 ) -> None:
-    model = f"sim-300ms-order-{unique}"
-    settings = _settings(sim, unique, tmp_path)
-    async with chat(sim, unique, tmp_path, workers=False) as c, \
-            context(settings, role="worker") as a, context(settings, role="worker") as b:
-        await publish_bridge(c.client, c.org, "support", model, response_format={"type": "async"})
-        # Two worker runtimes, each with its own RabbitMQ connection, consumer and lifecycle;
-        # they share the thread store as two worker processes share MongoDB, and the turn
-        # order lives in the real Redis.
-        for worker in (a, b):
-            executor, _ = chatbot_executor(c.ctx.threads, worker.executors.get(JobKind.MODEL), settings)  # type: ignore[arg-type]
-            worker.executors.register(executor)
-        runners = [await start_runner(a, ["chatbot"]), await start_runner(b, ["chatbot"])]
-        try:
+    model = f"sim-1000ms-order-{unique}"
+    # Every process keeps threads, bridges and credentials in MongoDB (the wire front: one
+    # mongomock reached over TCP) and the turn order in the real Redis, as in production.
+    settings = _settings(sim, unique, tmp_path, mongo_url=mongo_wire.url)
+    providers = settings.providers
+    # One job at a time per worker (prefetch 1): while one process holds turn 1 unacked,
+    # RabbitMQ can only deliver turn 2 to the other, which must find turn 1 unfinished.
+    env = {"PROVIDERS_SIMULATOR_URL": sim.url, "PROVIDERS_OPENAI_COMPATIBLE": json.dumps(providers.openai_compatible),
+           "TIMESCALE_SERVICE_URL": "", "APP_METRICS_PORT": "0", "JOBS_CONCURRENCY": "1"}
+    logs = [(tmp_path / f"worker{n}.log").open("wb") for n in (1, 2)]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        async with chat(sim, unique, tmp_path, workers=False, settings=settings) as c:
+            await publish_bridge(c.client, c.org, "support", model, response_format={"type": "async"})
+            procs = [start_worker(settings, "chatbot", stderr=log, **env) for log in logs]
+            await wait_for_consumers(settings, "jobs.chatbot", 2, procs)
             first = await c.turn("first question")
-            runner = c.ctx.turns
-            principal = Principal("org-a")
-            prepared = await runner.prepare(principal, "support", first["thread_id"],
-                                            [Message(role="user", content="second question")], {})
-            # Turn 1 is on its way; turn 2 is sent at the same moment.
-            second = await runner.submit_turn(principal, prepared)
-            jobs = [await c.finished(first["job"]["id"]), await c.finished(second.job.id)]
-        finally:
-            for r in runners:
-                await r.stop()
-    contents = await c.contents(model)
+            # Sent while turn 1 is queued or running (the simulator holds it 1 s).
+            second = await c.turn("second question", thread_id=first["thread_id"])
+            jobs = [await c.finished(first["job"]["id"]), await c.finished(second["job"]["id"])]
+            contents = await c.contents(model)
+    finally:
+        stop_all(procs)
+        for log in logs:
+            log.close()
+    assert (first["turn"], second["turn"]) == (1, 2)
+    assert jobs[1]["created_at"] < jobs[0]["finished_at"]  # the turns did overlap
+    assert jobs[0]["finished_at"] <= jobs[1]["finished_at"]
+    # Turn 2's model call came after turn 1's answer was stored. Not asserted on the records:
+    # job 1's finished_at <= job 2's started_at, which failed 1 run in ~10 by ~15 ms, since
+    # the lifecycle stamps started_at before the executor takes the turn and the executor
+    # frees the turn before the lifecycle stamps finished_at.
     assert contents[-1] == ["first question", "sim: first question", "second question"]
-    assert jobs[0]["finished_at"] <= jobs[1]["started_at"]
     assert jobs[1]["attempts"] == 1  # waiting for turn 1 spent no attempt

@@ -10,7 +10,8 @@ Each format module reduces its request to a `Prompt`; `answer` decides the reply
   a call to the forced tool, else to the first tool whose name appears in the user text,
   else to the first tool; arguments are built from its JSON schema (`schema_value`);
 - JSON mode -> the JSON text of `schema_value(schema)`; a schema with no properties
-  (plain json_object mode) gives `{"answer": "sim: <text>"}`;
+  (plain json_object mode) gives `{"answer": "sim: <text>"}`; a boolean property named
+  `flagged` (a moderation verdict) is true only when the user text contains FLAG_WORD;
 - otherwise -> `sim: <last user text>`, with ` [N image(s)]` appended when images came.
 
 Tokens are whitespace words (input: every message and the system prompt, plus one per
@@ -23,6 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+# What makes a moderation verdict (`{"flagged": ...}`) come back flagged, in any case.
+FLAG_WORD = "flag me"
 
 
 @dataclass(slots=True)
@@ -99,7 +103,10 @@ def answer(prompt: Prompt) -> Answer:
         if prompt.images:
             reply += f" [{prompt.images} image{'s' if prompt.images > 1 else ''}]"
     if prompt.json_schema is not None:
-        reply = orjson.dumps(schema_value(prompt.json_schema or {"type": "object"}, reply)).decode()
+        value = schema_value(prompt.json_schema or {"type": "object"}, reply)
+        if isinstance(value, dict) and isinstance(value.get("flagged"), bool):
+            value["flagged"] = FLAG_WORD in prompt.text.lower()
+        reply = orjson.dumps(value).decode()
     return Answer(reply, input_tokens=prompt.input_words, output_tokens=len(reply.split()))
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.api.governance.support import scoped_key
 from tests.platform import platform
@@ -36,6 +38,15 @@ async def test_each_kind_of_change_is_recorded_with_secrets_masked(tmp_path: Pat
         await c.delete(f"/api/v1/webhooks/endpoints/{endpoint['id']}", headers=admin)
         org_secret = (await c.post("/api/v1/webhooks/secret/rotate", headers=admin)).json()["secret"]
         await c.put("/api/v1/limits/org", headers=admin, json={"daily_budget_usd": 3})
+        chatbot_secret = (await c.post("/api/v1/chatbot/secret", headers=admin)).json()["secret"]
+        chatbot_rotated = (await c.post("/api/v1/chatbot/secret", headers=admin)).json()["secret"]
+        pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        added = await c.post("/api/v1/chatbot/public-keys", headers=admin,
+                             json={"kid": "k1", "alg": "ES256", "pem": pem})
+        assert added.status_code == 201, added.text
+        await c.delete("/api/v1/chatbot/public-keys/k1", headers=admin)
+        await c.delete("/api/v1/chatbot/secret", headers=admin)
         await c.delete(f"/api/v1/config/bridges/{bid}", headers=admin)
 
         records, cursor = [], None
@@ -51,7 +62,9 @@ async def test_each_kind_of_change_is_recorded_with_secrets_masked(tmp_path: Pat
             "bridge.created", "bridge.updated", "bridge.published", "bridge.rolled_back",
             "credential.saved", "credential.deleted", "platform_key.created", "platform_key.revoked",
             "webhook_endpoint.created", "webhook_endpoint.updated", "webhook_endpoint.secret_rotated",
-            "webhook_endpoint.deleted", "webhook_secret.rotated", "limits.updated", "bridge.deleted",
+            "webhook_endpoint.deleted", "webhook_secret.rotated", "limits.updated", "chatbot_secret.created",
+            "chatbot_secret.rotated", "chatbot_public_key.added", "chatbot_public_key.removed",
+            "chatbot_secret.deleted", "bridge.deleted",
         ]
         assert all(r["actor_key_id"] == admin_id and r["request_id"] and r["at"] > 0 for r in records)
         updated = next(r for r in records if r["action"] == "bridge.updated")
@@ -61,10 +74,17 @@ async def test_each_kind_of_change_is_recorded_with_secrets_masked(tmp_path: Pat
         assert rollback["before"] == {"version": 2} and rollback["after"] == {"version": 1}
 
         dumped = orjson.dumps(records).decode()
-        for secret in (PROVIDER_KEY, key["key"], endpoint["secret"], rotated["secret"], org_secret):
+        for secret in (PROVIDER_KEY, key["key"], endpoint["secret"], rotated["secret"], org_secret,
+                       chatbot_secret, chatbot_rotated):
             assert secret not in dumped
         rotation = next(r for r in records if r["action"] == "webhook_endpoint.secret_rotated")
         assert rotation["after"]["secret"] == "..." + rotated["secret"][-4:]
+        chatbot = next(r for r in records if r["action"] == "chatbot_secret.rotated")
+        assert chatbot["object_type"] == "chatbot_auth" and chatbot["object_id"] == "org-a"
+        assert chatbot["before"]["has_secret"] and chatbot["before"]["secret"] == "****"
+        assert chatbot["after"]["secret"] == "..." + chatbot_rotated[-4:]
+        key_added = next(r for r in records if r["action"] == "chatbot_public_key.added")
+        assert key_added["object_id"] == "k1" and key_added["after"] == {"kid": "k1", "alg": "ES256"}
 
         only_bridge = (await c.get("/api/v1/audit", headers=admin, params={"object": f"bridge:{bid}"})).json()
         assert {r["object_id"] for r in only_bridge["data"]} == {bid} and len(only_bridge["data"]) == 5

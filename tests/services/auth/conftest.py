@@ -1,5 +1,6 @@
 """Chatbot auth store adapters: memory (with its JSON file), Mongo through async-wrapped
-mongomock, and a real MongoDB when MONGODB_CONNECTION_URI is set."""
+mongomock, and PyMongo over TCP to the wire front and to a real MongoDB
+(tests/mongo_support.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from services.auth.enduser.memory_store import MemoryChatbotAuthStore
 from services.auth.enduser.mongo_store import MongoChatbotAuthStore
 from services.auth.enduser.store import ChatbotAuthStore
-from tests.mongo_support import real_mongo_settings
+from tests.mongo_support import SERVER_LEGS, server_settings
 from tests.services.config.mongomock_async import async_mongomock_database
 
 
@@ -27,7 +28,7 @@ class Adapter:
     reopen: Callable[[], Awaitable[ChatbotAuthStore]]
 
 
-@pytest.fixture(params=["memory", "mongomock", "mongodb"])
+@pytest.fixture(params=["memory", "mongomock", *SERVER_LEGS])
 async def auth_adapter(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> AsyncIterator[Adapter]:
     if request.param == "memory":
         path = tmp_path / "chatbot_auth.json"
@@ -57,7 +58,7 @@ async def auth_adapter(request: pytest.FixtureRequest, tmp_path: Path, unique: s
 
         yield Adapter("mongomock", mock, raw_mock, reopen_mock)
         return
-    settings = real_mongo_settings(unique)
+    settings = server_settings(request, request.param, unique)
     real = MongoChatbotAuthStore(settings)
     await real.connect()
     opened: list[MongoChatbotAuthStore] = []
@@ -72,7 +73,7 @@ async def auth_adapter(request: pytest.FixtureRequest, tmp_path: Path, unique: s
         return again
 
     try:
-        yield Adapter("mongodb", real, raw_real, reopen_real)
+        yield Adapter(request.param, real, raw_real, reopen_real)
     finally:
         await real.db.client.drop_database(settings.database)
         for store_ in opened:

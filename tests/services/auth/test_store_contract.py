@@ -1,5 +1,6 @@
-"""One suite, every API key store adapter: memory, Mongo on mongomock, real MongoDB (when
-MONGODB_CONNECTION_URI is set). What passes here behaves the same in production."""
+"""One suite, every API key store adapter: memory, Mongo on mongomock, PyMongo
+over TCP to the wire front and to a real MongoDB (when MONGODB_CONNECTION_URI is set).
+What passes here behaves the same in production."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ ORG_A, ORG_B = "org_a", "org_b"
 async def adapter(
     request: pytest.FixtureRequest, tmp_path: Path, unique: str
 ) -> AsyncIterator[Adapter[ApiKeyStore]]:
-    async with open_adapter(request.param, create_key_store, tmp_path, unique) as opened:
+    async with open_adapter(request, create_key_store, tmp_path, unique) as opened:
         yield opened
 
 

@@ -1,6 +1,7 @@
 """Opens one domain's store on each config backend for its contract suite: memory (with its
-JSON file), Mongo through async-wrapped mongomock, and a real MongoDB when
-MONGODB_CONNECTION_URI is set (skipped otherwise, even under CI).
+JSON file), Mongo through async-wrapped mongomock, then PyMongo's real client over TCP to
+the wire front (`wire`) and to a real MongoDB (`mongodb`, when MONGODB_CONNECTION_URI is set;
+tests/mongo_support.py).
 
 A domain's suite declares its fixture with `ADAPTERS` and `open_adapter`, passing the
 function that builds its store over a backend (`services/<domain>/runtime.py`).
@@ -8,7 +9,6 @@ function that builds its store over a backend (`services/<domain>/runtime.py`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,13 +18,13 @@ from typing import Any, Generic, Protocol, TypeVar
 import orjson
 import pytest
 
-from config import MongoSettings
 from services.config.factory import ConfigBackend
 from services.config.json_file import JsonFile
 from services.config.mongo_client import MongoDatabase
+from tests.mongo_support import SERVER_LEGS, server_settings
 from tests.services.config.mongomock_async import async_mongomock_database
 
-ADAPTERS = ["memory", "mongomock", "mongodb"]
+ADAPTERS = ["memory", "mongomock", *SERVER_LEGS]
 
 
 class Connectable(Protocol):
@@ -53,8 +53,9 @@ async def _open(make: Callable[[ConfigBackend], S], backend: ConfigBackend) -> S
 
 @asynccontextmanager
 async def open_adapter(
-    kind: str, make: Callable[[ConfigBackend], S], tmp_path: Path, unique: str
+    request: pytest.FixtureRequest, make: Callable[[ConfigBackend], S], tmp_path: Path, unique: str
 ) -> AsyncIterator[Adapter[S]]:
+    kind: str = request.param
     if kind == "memory":
         path = tmp_path / "config.json"
 
@@ -81,11 +82,7 @@ async def open_adapter(
 
         yield Adapter("mongomock", await reopen_mock(), raw_mock, reopen_mock)
         return
-    url = os.environ.get("MONGODB_CONNECTION_URI")
-    if not url:
-        # No MongoDB server can be installed on these machines: skipped even under CI.
-        pytest.skip("MONGODB_CONNECTION_URI not set")
-    settings = MongoSettings(url=url, database=f"aim_test_{unique}")
+    settings = server_settings(request, kind, unique)
     opened: list[MongoDatabase] = []
 
     async def reopen_real() -> S:
@@ -101,7 +98,7 @@ async def open_adapter(
             docs: list[dict[str, Any]] = await first.db[collection].find({}).to_list(None)
             return docs
 
-        yield Adapter("mongodb", store, raw_real, reopen_real)
+        yield Adapter(kind, store, raw_real, reopen_real)
     finally:
         if opened and opened[0]._db is not None:
             await opened[0].db.client.drop_database(settings.database)

@@ -1,5 +1,6 @@
-"""One suite, every credential store adapter: memory, Mongo on mongomock, real MongoDB (when
-MONGODB_CONNECTION_URI is set). What passes here behaves the same in production."""
+"""One suite, every credential store adapter: memory, Mongo on mongomock, PyMongo
+over TCP to the wire front and to a real MongoDB (when MONGODB_CONNECTION_URI is set).
+What passes here behaves the same in production."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ SECRET = "sk-contract-0123456789-RECOGNISABLE"
 async def adapter(
     request: pytest.FixtureRequest, tmp_path: Path, unique: str
 ) -> AsyncIterator[Adapter[CredentialStore]]:
-    async with open_adapter(request.param, create_credential_store, tmp_path, unique) as opened:
+    async with open_adapter(request, create_credential_store, tmp_path, unique) as opened:
         yield opened
 
 

@@ -63,6 +63,28 @@ async def test_budget_reserves_then_refuses_at_the_cap_and_settles_actual(counte
     assert await counters.settle([], [(cap, 1)]) == []
 
 
+async def test_each_threshold_is_announced_once_per_period(counters: Any) -> None:
+    # An unpriced model reserves 0: settling it must work (Redis refuses HINCRBY by "-0").
+    free = budget("period-a", cap=100, estimate=0)
+    assert await counters.settle([], [(free, 0)]) == []
+    # 20 settlements at once reach 80% and 100%: each is reported by exactly one of them.
+    import asyncio
+
+    results = await asyncio.gather(*[counters.settle([], [(free, 6)]) for _ in range(20)])
+    assert sorted(c.percent for crossed in results for c in crossed) == [80, 100]
+    # The marker belongs to the period: the next period's budget announces afresh.
+    crossed = await counters.settle([], [(budget("period-b", cap=100, estimate=0), 90)])
+    assert [c.percent for c in crossed] == [80]
+
+
+async def test_peek_shows_the_held_half_without_taking_it(counters: Any) -> None:
+    assert await counters.peek("job_3") is None
+    await counters.meet("job_3", b"reservation", 60)
+    assert await counters.peek("job_3") == b"reservation"
+    assert await counters.meet("job_3", b"usage", 60) == b"reservation"
+    assert await counters.peek("job_3") is None
+
+
 async def test_slots_are_limited_released_and_expire(counters: Any) -> None:
     assert await counters.acquire_slot("caller", 2, "l1", 60)
     assert await counters.acquire_slot("caller", 2, "l2", 0.2)

@@ -1,24 +1,24 @@
 """One contract for the RAG repository: memory (with its file), Mongo through async
-mongomock, and a real MongoDB when MONGODB_CONNECTION_URI is set."""
+mongomock, and PyMongo over TCP to the wire front and to a real MongoDB
+(tests/mongo_support.py)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from config import MongoSettings
 from services.errors import Conflict
 from services.rag.memory_store import MemoryRagRepository
 from services.rag.model import Collection, Document, DocumentStatus, SourceKind
 from services.rag.mongo_store import MongoRagRepository
 from services.rag.store import RagRepository
+from tests.mongo_support import SERVER_LEGS, server_settings
 from tests.services.config.mongomock_async import async_mongomock_database
 
 
-@pytest.fixture(params=["memory", "mongomock", "mongodb"])
+@pytest.fixture(params=["memory", "mongomock", *SERVER_LEGS])
 async def repo(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> AsyncIterator[RagRepository]:
     store: RagRepository
     if request.param == "memory":
@@ -26,11 +26,7 @@ async def repo(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> A
     elif request.param == "mongomock":
         store = MongoRagRepository(database=async_mongomock_database())
     else:
-        url = os.environ.get("MONGODB_CONNECTION_URI")
-        if not url:
-            # No MongoDB server can be installed on these machines: skipped even under CI.
-            pytest.skip("MONGODB_CONNECTION_URI not set")
-        store = MongoRagRepository(MongoSettings(url=url, database=f"aim_rag_{unique}"))
+        store = MongoRagRepository(server_settings(request, request.param, unique))
     await store.connect()
     yield store
     await store.close()

@@ -1,5 +1,6 @@
 """Thread store adapters for the contract suite: memory (with its JSON file), Mongo through
-async-wrapped mongomock, and a real MongoDB when MONGODB_CONNECTION_URI is set."""
+async-wrapped mongomock, and PyMongo over TCP to the wire front and to a real MongoDB
+(tests/mongo_support.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from services.threads.memory_store import MemoryThreadStore
 from services.threads.mongo_store import MongoThreadStore
 from services.threads.store import ThreadStore
-from tests.mongo_support import real_mongo_settings
+from tests.mongo_support import SERVER_LEGS, server_settings
 from tests.services.config.mongomock_async import async_mongomock_database
 
 
@@ -24,7 +25,7 @@ class Adapter:
     reopen: Callable[[], Awaitable[ThreadStore]]
 
 
-@pytest.fixture(params=["memory", "mongomock", "mongodb"])
+@pytest.fixture(params=["memory", "mongomock", *SERVER_LEGS])
 async def adapter(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -> AsyncIterator[Adapter]:
     if request.param == "memory":
         path = tmp_path / "threads.json"
@@ -51,7 +52,7 @@ async def adapter(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -
 
         yield Adapter("mongomock", mock, reopen_mock)
         return
-    settings = real_mongo_settings(unique)
+    settings = server_settings(request, request.param, unique)
     real = MongoThreadStore(settings)
     await real.connect()
     opened: list[MongoThreadStore] = []
@@ -63,7 +64,7 @@ async def adapter(request: pytest.FixtureRequest, tmp_path: Path, unique: str) -
         return again
 
     try:
-        yield Adapter("mongodb", real, reopen_real)
+        yield Adapter(request.param, real, reopen_real)
     finally:
         await real.db.client.drop_database(settings.database)
         for store_ in opened:

@@ -1,5 +1,6 @@
 """One suite, every webhook configuration store adapter (endpoints and org signing secrets):
-memory with its JSON file, Mongo on mongomock, real MongoDB when MONGODB_CONNECTION_URI is set."""
+memory with its JSON file, Mongo on mongomock, PyMongo over TCP to the wire front and to a real
+MongoDB when MONGODB_CONNECTION_URI is set."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tests.services.config.adapters import ADAPTERS, Adapter, open_adapter
 async def adapter(
     request: pytest.FixtureRequest, tmp_path: Path, unique: str
 ) -> AsyncIterator[Adapter[WebhookConfigStore]]:
-    async with open_adapter(request.param, create_config_store, tmp_path, unique) as opened:
+    async with open_adapter(request, create_config_store, tmp_path, unique) as opened:
         yield opened
 
 

@@ -1,0 +1,43 @@
+"""Where a bridge's PII redaction applies (`redact_in`): what the provider simulator
+receives, and what the job record keeps (GET /api/v1/jobs/{id} for the result, the job
+store for the request), inline and queued, for each of provider / record / both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.providers.simulator.server import RunningSimulator
+from tests.api.governance.support import create_bridge, finished, served_with_sim
+from tests.sim_fixtures import sim, sim_server  # noqa: F401
+
+PROMPT = "write to ada@example.com about card 4111 1111 1111 1111"
+REDACTED = "write to [EMAIL] about card [CARD]"
+TARGETS = {"provider": ["provider"], "record": ["record"], "both": ["provider", "record"]}
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+async def test_each_target_redacts_the_provider_the_record_or_both(
+    target: str, sim: RunningSimulator, unique: str, tmp_path: Path,  # noqa: F811
+) -> None:
+    assert sim.state is not None
+    to_provider = PROMPT if target == "record" else REDACTED
+    in_record = PROMPT if target == "provider" else REDACTED
+    async with served_with_sim(sim, unique, tmp_path, pools=("model",)) as (ctx, client, key):
+        bridge = await create_bridge(client, key, guardrails={"redact": ["email", "card"],
+                                                              "redact_in": TARGETS[target]})
+        for delivery in ("default", "async"):
+            run = await client.post("/api/v2/model/chat/completion", headers=key, json={
+                "bridge_id": bridge, "user": PROMPT, "response_format": {"type": delivery}})
+            assert run.status_code in (200, 202), run.text
+            job = await finished(client, key, run.json()["id"])
+            assert job["status"] == "succeeded", job
+
+            assert sim.state.last["openai"]["messages"][-1]["content"] == to_provider, delivery
+            # The simulator echoes what it received: the redacted prompt (provider, both), or
+            # the original, which the record then keeps redacted (record).
+            assert job["result"]["content"] == f"sim: {REDACTED}", delivery
+            stored = await ctx.jobs.get(job["id"])
+            assert stored is not None
+            assert stored.request["messages"][-1]["content"] == in_record, delivery
