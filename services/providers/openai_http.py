@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from multidict import CIMultiDict
 
 from services.providers import errors
 from services.providers.clients import MAX_CONNECTIONS, ResponseObserver, ssl_context
@@ -133,7 +134,9 @@ class OpenAIHttp:
 
     async def _send(self, path: str, api_key: str, params: dict[str, Any]) -> aiohttp.ClientResponse:
         body = orjson.dumps(params)
-        headers = {"Authorization": f"Bearer {api_key}"}
+        # Case-insensitive, as an HTTP library's headers are: the capacity learner reads
+        # `authorization` to key what it learns by credential.
+        headers = CIMultiDict(Authorization=f"Bearer {api_key}")
         response = await self._pool().post(self._base + path, data=body, headers=headers)
         if self._on_response is not None:
             await self._on_response(self.provider, Answer(
