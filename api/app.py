@@ -15,6 +15,7 @@ from api import errors, openapi
 from api.asgi import AllowedMethods, BodyLimit, RequestId
 from api.deps import known_query_params
 from api.drain import install_drain
+from api.fastpath import ChatCompletionsFastPath
 from api.middleware import PrometheusMiddleware, TracingMiddleware
 from api.responses import Json
 from api.routes import all_routers, chatbot_ws
@@ -69,6 +70,8 @@ def create_app(
     app.include_router(chatbot_routes.router)
     app.include_router(chatbot_ws.router)
     resolved = settings or (ctx.settings if ctx else None) or load_settings()
+    # Innermost: behind the body limit, request id, metrics and tracing like every route.
+    app.add_middleware(ChatCompletionsFastPath)
     app.add_middleware(BodyLimit, max_bytes=resolved.app.max_body_bytes,
                        bulk_prefixes=("/api/v1/batches", "/v1/files"),
                        bulk_max_bytes=resolved.scheduling.batch_max_bytes)

@@ -34,7 +34,7 @@ def validation_body(errors: list[Any], prefix: str = "") -> dict[str, Any]:
     return {"error": {"code": "invalid_request", "message": "request validation failed", "fields": fields}}
 
 
-def _platform(request: Request, exc: Exception) -> Json:
+def _platform(request: Request | None, exc: Exception) -> Json:
     assert isinstance(exc, PlatformError)
     body: dict[str, Any] = {"code": exc.code, "message": exc.message, **exc.details}
     headers = {}
@@ -49,17 +49,17 @@ def _platform(request: Request, exc: Exception) -> Json:
     return Json({"error": body}, status_code=exc.status, headers=headers)
 
 
-def _request_validation(request: Request, exc: Exception) -> Json:
+def _request_validation(request: Request | None, exc: Exception) -> Json:
     assert isinstance(exc, RequestValidationError)
     return Json(validation_body(list(exc.errors())), status_code=422)
 
 
-def _pydantic(request: Request, exc: Exception) -> Json:
+def _pydantic(request: Request | None, exc: Exception) -> Json:
     assert isinstance(exc, ValidationError)
     return Json(validation_body(list(exc.errors())), status_code=422)
 
 
-def _http(request: Request, exc: Exception) -> Json:
+def _http(request: Request | None, exc: Exception) -> Json:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
         # FastAPI's answer when the JSON parser gives up, e.g. on ~1,000 levels of nesting.
@@ -70,14 +70,28 @@ def _http(request: Request, exc: Exception) -> Json:
                           status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
-def _unexpected(request: Request, exc: Exception) -> Json:
+def _unexpected(request: Request | None, exc: Exception) -> Json:
     log.exception("unhandled error", exc_info=exc)
     return Json({"error": {"code": "internal_error", "message": "internal error"}}, status_code=500)
 
 
+_HANDLERS: list[tuple[type[Exception], Any]] = [
+    (PlatformError, _platform), (RequestValidationError, _request_validation),
+    (ValidationError, _pydantic), (HTTPException, _http), (Exception, _unexpected),
+]
+
+
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(PlatformError, _platform)
-    app.add_exception_handler(RequestValidationError, _request_validation)
-    app.add_exception_handler(ValidationError, _pydantic)
-    app.add_exception_handler(HTTPException, _http)
-    app.add_exception_handler(Exception, _unexpected)
+    for cls, handler in _HANDLERS:
+        app.add_exception_handler(cls, handler)
+
+
+def render(exc: Exception) -> Json:
+    """The answer for `exc` outside FastAPI's exception middleware (api/fastpath.py): the
+    same handlers, picked as Starlette picks them (the first class in the MRO)."""
+    for cls in type(exc).__mro__:
+        for handled, handler in _HANDLERS:
+            if cls is handled:
+                answer: Json = handler(None, exc)
+                return answer
+    return _unexpected(None, exc)

@@ -73,7 +73,10 @@ class System:
     proc: subprocess.Popen[bytes] | None = None
 
     def body(self, stream: bool) -> str:
-        return json.dumps({"model": self.model, "messages": MESSAGES, **({"stream": True} if stream else {})})
+        # temperature 0: a deterministic request, the only kind the platform's response
+        # cache serves by default (a sampled answer is not replayed); the same body for all.
+        return json.dumps({"model": self.model, "messages": MESSAGES, "temperature": 0,
+                           **({"stream": True} if stream else {})})
 
 
 def install_litellm() -> Path:

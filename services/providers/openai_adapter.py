@@ -1,16 +1,21 @@
 """OpenAI and every OpenAI-compatible service (OpenRouter, Gemini's OpenAI endpoint,
-self-hosted vLLM), through the official `openai` SDK, told apart by name and base URL."""
+self-hosted vLLM), told apart by name and base URL.
+
+Two transports speak the same wire: `aiohttp` (the default: one pool, orjson, no SDK
+objects per call; see `openai_http` for the measured reason) and `sdk` (the official
+`openai` SDK). One contract suite runs both against the provider simulator.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx2
 import openai
 
-from services.providers import common, errors, openai_wire
+from services.providers import common, errors, openai_http, openai_wire
 from services.providers.clients import ResponseObserver, SdkClients
 from services.providers.types import ChatRequest, ChatResult, EmbeddingResult, StreamChunk, Usage
 
@@ -18,6 +23,9 @@ from services.providers.types import ChatRequest, ChatResult, EmbeddingResult, S
 def _map_error(provider: str, exc: BaseException) -> Exception | None:
     """The one place `openai` SDK exceptions become platform errors (None: not ours)."""
     return common.map_stainless_error(openai, httpx2, provider, exc)
+
+
+Transport = Literal["aiohttp", "sdk"]
 
 
 class OpenAIAdapter:
@@ -29,9 +37,10 @@ class OpenAIAdapter:
         connect_timeout_s: float = 5.0, cache_size: int = 64, key_required: bool = True,
         max_tokens_param: str = "max_tokens", stream_usage: bool = True,
         drop_params: frozenset[str] = frozenset(), supports_embeddings: bool = True,
-        on_response: ResponseObserver | None = None,
+        on_response: ResponseObserver | None = None, transport: Transport = "aiohttp",
     ) -> None:
         self.name = name
+        self.transport = transport
         self.base_url = base_url
         self.key_required = key_required
         # OpenAI's own API wants max_completion_tokens (o-series reject max_tokens);
@@ -44,10 +53,15 @@ class OpenAIAdapter:
             common.stainless_clients(openai, httpx2, openai.AsyncOpenAI, base_url=base_url,
                                      timeout_s=timeout_s, connect_timeout_s=connect_timeout_s,
                                      cache_size=cache_size, provider=name, on_response=on_response))
+        self._http = openai_http.OpenAIHttp(name, base_url=base_url, timeout_s=timeout_s,
+                                            connect_timeout_s=connect_timeout_s,
+                                            on_response=on_response)
+
+    def _key(self, api_key: str | None) -> str:
+        return common.credential(self.name, api_key, required=self.key_required)
 
     def _client(self, api_key: str | None) -> openai.AsyncOpenAI:
-        return self._clients.get(common.credential(self.name, api_key,
-                                                   required=self.key_required))
+        return self._clients.get(self._key(api_key))
 
     def _params(self, request: ChatRequest, model: str) -> dict[str, Any]:
         params = openai_wire.chat_params(request, model, max_tokens_param=self.max_tokens_param)
@@ -56,10 +70,17 @@ class OpenAIAdapter:
         return params
 
     async def complete(self, request: ChatRequest, *, model: str, api_key: str | None) -> ChatResult:
-        client = self._client(api_key)
-        started = time.perf_counter()
-        with common.mapped_errors(self.name, _map_error):
-            response = await client.chat.completions.create(**self._params(request, model))
+        params = self._params(request, model)
+        if self.transport == "aiohttp":
+            key = self._key(api_key)
+            started = time.perf_counter()
+            with common.mapped_errors(self.name, openai_http.map_error):
+                response = await self._http.post("/chat/completions", key, params)
+        else:
+            client = self._client(api_key)
+            started = time.perf_counter()
+            with common.mapped_errors(self.name, _map_error):
+                response = await client.chat.completions.create(**params)
         return common.openai_chat_result(response, provider=self.name, model=model,
                                          started=started)
 
@@ -67,27 +88,35 @@ class OpenAIAdapter:
         self, request: ChatRequest, *, model: str, api_key: str | None
     ) -> AsyncIterator[StreamChunk]:
         async def open_stream() -> Any:
-            client = self._client(api_key)
             params = self._params(request, model)
             if self.stream_usage:
                 params["stream_options"] = {"include_usage": True}
-            return await client.chat.completions.create(stream=True, **params)
+            if self.transport == "aiohttp":
+                params["stream"] = True
+                return await self._http.stream("/chat/completions", self._key(api_key), params)
+            return await self._client(api_key).chat.completions.create(stream=True, **params)
 
-        return common.openai_stream(self.name, _map_error, open_stream)
+        map_error = openai_http.map_error if self.transport == "aiohttp" else _map_error
+        return common.openai_stream(self.name, map_error, open_stream)
 
     async def embed(self, inputs: list[str], *, model: str, api_key: str | None) -> EmbeddingResult:
         if not self.supports_embeddings:
             raise errors.unsupported(self.name, "embeddings")
-        client = self._client(api_key)
-        with common.mapped_errors(self.name, _map_error):
-            response = await client.embeddings.create(model=model, input=inputs,
-                                                      encoding_format="float")
+        params = {"model": model, "input": inputs, "encoding_format": "float"}
+        if self.transport == "aiohttp":
+            with common.mapped_errors(self.name, openai_http.map_error):
+                response = await self._http.post("/embeddings", self._key(api_key), params)
+        else:
+            with common.mapped_errors(self.name, _map_error):
+                response = await self._client(api_key).embeddings.create(**params)  # type: ignore[arg-type]
+        field = openai_wire.field
         with errors.parsing(self.name):
-            data = sorted(response.data, key=lambda d: d.index)
-            vectors = [list(d.embedding) for d in data]
-            tokens = response.usage.prompt_tokens if response.usage else 0
+            data = sorted(field(response, "data"), key=lambda d: field(d, "index"))
+            vectors = [list(field(d, "embedding")) for d in data]
+            tokens = field(field(response, "usage"), "prompt_tokens") or 0
         return EmbeddingResult(vectors=vectors, usage=Usage(input_tokens=tokens),
                                provider=self.name, model=model)
 
     async def aclose(self) -> None:
         await self._clients.aclose()
+        await self._http.aclose()

@@ -147,18 +147,27 @@ def drop_none(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
 
+def field(obj: Any, name: str) -> Any:
+    """One field of an answer, whether an SDK object or decoded JSON (the aiohttp transport
+    reads the wire without building SDK objects)."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
 def usage(raw: Any) -> Usage:
     if raw is None:
         return Usage()
-    return Usage(input_tokens=getattr(raw, "prompt_tokens", 0) or 0,
-                 output_tokens=getattr(raw, "completion_tokens", 0) or 0)
+    return Usage(input_tokens=field(raw, "prompt_tokens") or 0,
+                 output_tokens=field(raw, "completion_tokens") or 0)
 
 
 def tool_calls(raw: Any) -> list[ToolCall]:
     out = []
     for call in raw or ():
-        args = call.function.arguments
-        out.append(ToolCall(id=call.id or "", name=call.function.name,
+        fn = field(call, "function")
+        args = field(fn, "arguments")
+        out.append(ToolCall(id=field(call, "id") or "", name=field(fn, "name"),
                             arguments=args if isinstance(args, str) else _dumps(args)))
     return out
 
@@ -179,28 +188,31 @@ class StreamState:
         self.usage: Usage | None = None
 
     def feed(self, chunk: Any) -> str:
-        """Take one SDK chunk; returns its text delta ("" if none)."""
-        raw_usage = getattr(chunk, "usage", None)
+        """Take one chunk (SDK object or decoded JSON); returns its text delta ("" if none)."""
+        raw_usage = field(chunk, "usage")
         if raw_usage is not None:
             self.usage = usage(raw_usage)
-        if not chunk.choices:
+        choices = field(chunk, "choices")
+        if not choices:
             return ""
-        choice = chunk.choices[0]
-        delta = choice.delta
-        for call in getattr(delta, "tool_calls", None) or ():
-            slot = self.calls.setdefault(call.index or 0, {"id": "", "name": "", "arguments": ""})
-            if call.id:
-                slot["id"] = call.id
-            fn = call.function
+        choice = choices[0]
+        delta = field(choice, "delta")
+        for call in field(delta, "tool_calls") or ():
+            index = field(call, "index") or 0
+            slot = self.calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+            if field(call, "id"):
+                slot["id"] = field(call, "id")
+            fn = field(call, "function")
             if fn is not None:
-                if fn.name:
-                    slot["name"] = fn.name
-                if fn.arguments:
-                    args = fn.arguments
+                if field(fn, "name"):
+                    slot["name"] = field(fn, "name")
+                args = field(fn, "arguments")
+                if args:
                     slot["arguments"] += args if isinstance(args, str) else _dumps(args)
-        if choice.finish_reason:
-            self.finish_reason = str(choice.finish_reason)
-        content = delta.content
+        finish_reason = field(choice, "finish_reason")
+        if finish_reason:
+            self.finish_reason = str(finish_reason)
+        content = field(delta, "content")
         return content if isinstance(content, str) else ""
 
     def final(self) -> StreamChunk:

@@ -104,22 +104,23 @@ def build_registry(settings: Settings | ProvidersSettings, *,
                               "connect_timeout_s": cfg.connect_timeout_s,
                               "cache_size": cfg.client_cache_size}
     observed: dict[str, Any] = {"on_response": on_response}
+    wire: dict[str, Any] = {**common, "transport": cfg.openai_transport}
     registry = ProviderRegistry()
     registry.add(MockProvider(latency_ms=cfg.mock_latency_ms))
     registry.add(OpenAIAdapter("openai", base_url=urls["openai"],
-                               max_tokens_param="max_completion_tokens", **common, **observed))
+                               max_tokens_param="max_completion_tokens", **wire, **observed))
     registry.add(AnthropicAdapter(base_url=urls["anthropic"],
                                   default_max_tokens=cfg.anthropic_default_max_tokens, **common,
                                   **observed))
     registry.add(GroqAdapter(base_url=urls["groq"], **common))
     registry.add(MistralAdapter(base_url=urls["mistral"], **common))
-    registry.add(OpenAIAdapter("openrouter", base_url=urls["openrouter"], **common))
+    registry.add(OpenAIAdapter("openrouter", base_url=urls["openrouter"], **wire))
     # `user` is not among the parameters Gemini's OpenAI-compatible endpoint documents:
     # dropped rather than risk a 400.
     registry.add(OpenAIAdapter("gemini", base_url=urls["gemini"],
-                               drop_params=frozenset({"user"}), **common))
+                               drop_params=frozenset({"user"}), **wire))
     for name, url in cfg.openai_compatible.items():
         if cfg.simulator_url and not url:
             url = f"{cfg.simulator_url.rstrip('/')}/{name}/v1"
-        registry.add(OpenAIAdapter(name, base_url=url, key_required=False, **common))
+        registry.add(OpenAIAdapter(name, base_url=url, key_required=False, **wire))
     return registry

@@ -36,8 +36,21 @@ def sim_registry(running: RunningSimulator, **overrides: object) -> ProviderRegi
     return build_registry(settings)
 
 
+# The adapters speaking the OpenAI wire run the contract twice: over their aiohttp transport
+# (the default) and through the official `openai` SDK.
+OPENAI_WIRE = {"openai", "openrouter", "gemini", "vllm"}
+
+
+@pytest.fixture(params=["aiohttp", "sdk"])
+def transport(request: pytest.FixtureRequest) -> str:
+    name = getattr(request.node, "callspec", None) and request.node.callspec.params.get("name")
+    if request.param == "sdk" and name not in OPENAI_WIRE:
+        pytest.skip("one transport only: this provider's SDK")
+    return str(request.param)
+
+
 @pytest.fixture
-async def registry(sim: RunningSimulator) -> AsyncIterator[ProviderRegistry]:  # noqa: F811
-    reg = sim_registry(sim)
+async def registry(sim: RunningSimulator, transport: str) -> AsyncIterator[ProviderRegistry]:  # noqa: F811
+    reg = sim_registry(sim, openai_transport=transport)
     yield reg
     await reg.aclose()

@@ -108,8 +108,9 @@ async def test_malformed_stream_is_retryable(registry: ProviderRegistry, sim: Ru
 
 @pytest.mark.parametrize("call", CALLS)
 @pytest.mark.parametrize("name", PROVIDERS)
-async def test_hang_times_out_as_retryable(sim: RunningSimulator, name: str, call: str) -> None:
-    registry = sim_registry(sim, request_timeout_s=0.3)
+async def test_hang_times_out_as_retryable(sim: RunningSimulator, name: str, call: str,
+                                          transport: str) -> None:
+    registry = sim_registry(sim, request_timeout_s=0.3, openai_transport=transport)
     await sim.configure(hang=True)
     try:
         with pytest.raises(errors.ProviderRetryable) as info:
@@ -128,11 +129,11 @@ def _closed_port() -> int:
 
 @pytest.mark.parametrize("name", PROVIDERS)
 async def test_unreachable_provider_is_a_connection_error(sim: RunningSimulator,
-                                                          name: str) -> None:
+                                                          name: str, transport: str) -> None:
     from dataclasses import replace
 
     dead = replace(sim, url=f"http://127.0.0.1:{_closed_port()}")
-    registry = sim_registry(dead)
+    registry = sim_registry(dead, openai_transport=transport)
     try:
         with pytest.raises(errors.ProviderRetryable) as info:
             await complete(registry, name)

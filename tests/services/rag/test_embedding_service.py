@@ -14,7 +14,7 @@ from services.providers.simulator.server import RunningSimulator
 from services.rag.embeddings.cache import MemoryVectorCache, RedisVectorCache, TieredVectorCache
 from services.rag.embeddings.service import EmbeddingService
 from services.resilience.retry import RetryPolicy
-from tests.services.providers.conftest import registry, sim_registry  # noqa: F401
+from tests.services.providers.conftest import registry, sim_registry, transport  # noqa: F401
 from tests.sim_fixtures import sim, sim_server  # noqa: F401
 
 FAST_RETRY = RetryPolicy(attempts=3, base_s=0.01, max_s=0.05)
