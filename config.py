@@ -394,6 +394,13 @@ class SchedulingSettings(BaseSettings):
     max_queue_s: float = Field(default=3600.0, gt=0)
     # A dispatched job not started after this long no longer counts as dispatched.
     dispatched_stale_s: float = Field(default=300.0, gt=0)
+    # A job a dispatcher took but whose publish it never confirmed is published again by
+    # another dispatcher after this long without a sign of life from its owner. A confirm
+    # takes milliseconds and at most the broker's 10 s publish timeout; a round refreshes
+    # its owner every 20 ms: 30 s is only reached by a dead or hung process.
+    claim_lease_s: float = Field(default=30.0, gt=0)
+    # How often each dispatch loop looks for such claims.
+    sweep_interval_s: float = Field(default=5.0, gt=0)
     # Largest batch upload (JSON or JSONL, up to 50,000 requests).
     batch_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
 
