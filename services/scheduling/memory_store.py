@@ -24,12 +24,10 @@ class _Bucket:
 
 
 def effective(configured: float, learnt: float, headroom: float) -> float:
-    """The tighter of the configured and the learnt limit (0 = none)."""
-    if learnt > 0:
-        learnt *= headroom
-        if configured <= 0 or learnt < configured:
-            return learnt
-    return configured
+    """The tighter of the configured and the learnt limit (0 = none), times the headroom."""
+    if learnt > 0 and (configured <= 0 or learnt < configured):
+        return learnt * headroom
+    return configured * headroom
 
 
 class MemoryCapacity:

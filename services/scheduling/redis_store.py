@@ -26,11 +26,8 @@ FORGET_LEASES = 10
 
 _EFFECTIVE = """
 local function effective(cfg, learnt, headroom)
-  if learnt and learnt > 0 then
-    learnt = learnt * headroom
-    if cfg <= 0 or learnt < cfg then return learnt end
-  end
-  return cfg
+  if learnt and learnt > 0 and (cfg <= 0 or learnt < cfg) then return learnt * headroom end
+  return cfg * headroom
 end
 """
 

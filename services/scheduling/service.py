@@ -50,12 +50,14 @@ from services.scheduling.store import PRIORITIES, FairQueue, Picked
 
 log = logging.getLogger(__name__)
 # A slot this close is slept out in process; a farther one goes round a delay queue that
-# returns the job RETURN_EARLY_S ahead of its slot. A delay-queue hop ran 0.1-0.5 s late on
-# the shared 2-core test machine: jobs that started whenever they came back bunched up and
-# overran the provider's window (19 of 150 refused); sleeping the last stretch here keeps
-# starts on their slots.
-NEAR_S = 0.5
-RETURN_EARLY_S = 0.4
+# returns the job RETURN_EARLY_S ahead of its slot. A delay-queue hop ran late on the shared
+# 2-core machine by 0.14 s (median), 0.35 s (p90), up to 0.9 s in the burst at the start:
+# jobs that started whenever they came back bunched up and overran the provider's window
+# (19 of 150 refused), and with 0.4 s early 10-20 of 150 came back past LATE_S and each
+# lost its slot (efficiency 0.87). 0.8 s early costs ~0.8 s of a worker slot per job (12 of
+# 50 at 15 starts/s) and left none late in the benchmark.
+NEAR_S = 1.0
+RETURN_EARLY_S = 0.8
 EARLY_S = 0.002
 # A job back later than this after its slot lost it (starting now would bunch with the jobs
 # on the next slots): it reserves a new one. First use of a delay queue (its declare under

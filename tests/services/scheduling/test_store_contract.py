@@ -37,6 +37,10 @@ async def test_reservations_are_spaced_a_window_over_the_limit_apart(stores: tup
                                   headroom=1.0, max_wait_s=20) is None
     assert await capacity.reserve("openai:k:m", Limits(requests=10), tokens=1, now=100.0, window_s=60,
                                   headroom=1.0, max_wait_s=1000) == pytest.approx(24.0)
+    # The headroom applies to a configured limit too: 10 a minute used at 50% is one per 12 s.
+    spaced = [await capacity.reserve("openai:k:h", Limits(requests=10), tokens=1, now=0.0, window_s=60,
+                                     headroom=0.5, max_wait_s=1000) for _ in range(2)]
+    assert spaced == pytest.approx([0.0, 12.0])
 
 
 async def test_a_learnt_limit_tighter_than_the_configured_one_wins_and_a_429_lowers_it(
