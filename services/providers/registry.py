@@ -106,7 +106,7 @@ def build_registry(settings: Settings | ProvidersSettings, *,
     observed: dict[str, Any] = {"on_response": on_response}
     registry = ProviderRegistry()
     registry.add(MockProvider(latency_ms=cfg.mock_latency_ms))
-    registry.add(OpenAIAdapter("openai", base_url=urls["openai"],
+    registry.add(OpenAIAdapter("openai", base_url=urls["openai"], supports_batches=True,
                                max_tokens_param="max_completion_tokens", **common, **observed))
     registry.add(AnthropicAdapter(base_url=urls["anthropic"],
                                   default_max_tokens=cfg.anthropic_default_max_tokens, **common,
