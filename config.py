@@ -403,6 +403,10 @@ class SchedulingSettings(BaseSettings):
     claim_lease_s: float = Field(default=30.0, gt=0)
     # How often each dispatch loop looks for such claims.
     sweep_interval_s: float = Field(default=5.0, gt=0)
+    # Provider-native batches (services/scheduling/provider_batches.py): first poll after
+    # this long, then each wait doubles up to the max (a provider batch takes minutes to hours).
+    batch_poll_s: float = Field(default=30.0, gt=0)
+    batch_poll_max_s: float = Field(default=600.0, gt=0)
     # Largest batch upload (JSON or JSONL, up to 50,000 requests).
     batch_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
@@ -200,6 +201,9 @@ class MemoryBatches:
         self._b: dict[str, dict[str, Any]] = {}
         self._jobs: dict[str, list[tuple[str, str]]] = {}
         self._files: dict[tuple[str, str], bytes] = {}
+        self._provider: dict[str, dict[int, dict[str, Any]]] = {}
+        self._open: set[str] = set()
+        self._leases: dict[str, tuple[str, float]] = {}
 
     async def create(self, batch: dict[str, Any]) -> None:
         self._b[batch["id"]] = {**batch, "counts": {"succeeded": 0, "failed": 0, "cancelled": 0}}
@@ -228,3 +232,25 @@ class MemoryBatches:
 
     async def get_file(self, file_id: str, org_id: str) -> bytes | None:
         return self._files.get((org_id, file_id))
+
+    async def put_provider_batch(self, batch_id: str, index: int, entry: dict[str, Any]) -> None:
+        self._provider.setdefault(batch_id, {})[index] = dict(entry)
+        self._open.add(batch_id)
+
+    async def provider_batches(self, batch_id: str) -> list[dict[str, Any]]:
+        found = self._provider.get(batch_id, {})
+        return [dict(found[i]) for i in sorted(found)]
+
+    async def open_batches(self) -> list[str]:
+        return sorted(self._open)
+
+    async def close(self, batch_id: str) -> None:
+        self._open.discard(batch_id)
+
+    async def lease(self, batch_id: str, owner: str, ttl_s: float) -> bool:
+        now = time.monotonic()
+        holder = self._leases.get(batch_id)
+        if holder is not None and holder[0] != owner and holder[1] > now:
+            return False
+        self._leases[batch_id] = (owner, now + ttl_s)
+        return True

@@ -302,7 +302,9 @@ def _s(value: Any) -> str:
 
 
 class RedisBatches:
-    """`batch:<id>` hash (record JSON, status, counters) and `batch:<id>:jobs` list."""
+    """`batch:<id>` hash (record JSON, status, counters), `batch:<id>:jobs` list,
+    `batch:<id>:provider` hash (index -> provider batch JSON), `batch:open` set (batches
+    with provider batches to poll), `batch:<id>:lease` (the poller holding it)."""
 
     def __init__(self, redis: Redis, prefix: str, ttl_s: int) -> None:
         self._r = redis
@@ -350,3 +352,30 @@ class RedisBatches:
     async def get_file(self, file_id: str, org_id: str) -> bytes | None:
         found = await self._r.get(f"{self._prefix}file:{org_id}:{file_id}")
         return bytes(found) if found is not None else None
+
+    async def put_provider_batch(self, batch_id: str, index: int, entry: dict[str, Any]) -> None:
+        key = self._prefix + batch_id + ":provider"
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, str(index), orjson.dumps(entry))
+            pipe.expire(key, self._ttl_s)
+            pipe.sadd(self._prefix + "open", batch_id)
+            await pipe.execute()
+
+    async def provider_batches(self, batch_id: str) -> list[dict[str, Any]]:
+        raw = await self._r.hgetall(self._prefix + batch_id + ":provider")
+        return [orjson.loads(v) for _, v in sorted(((int(_s(k)), v) for k, v in raw.items()))]
+
+    async def open_batches(self) -> list[str]:
+        return sorted(_s(b) for b in await self._r.smembers(self._prefix + "open"))
+
+    async def close(self, batch_id: str) -> None:
+        await self._r.srem(self._prefix + "open", batch_id)
+
+    async def lease(self, batch_id: str, owner: str, ttl_s: float) -> bool:
+        key = self._prefix + batch_id + ":lease"
+        if await self._r.set(key, owner, nx=True, px=int(ttl_s * 1000)):
+            return True
+        if _s(await self._r.get(key) or b"") == owner:
+            await self._r.pexpire(key, int(ttl_s * 1000))
+            return True
+        return False

@@ -256,6 +256,9 @@ class Scheduler:
             return None
         now = time.time()
         out: dict[str, Any] = {"priority": PRIORITY_NAMES[self.priority(job)]}
+        if job.meta.get("routing") == "provider":
+            # In a provider's batch (provider_batches.py): no queue position of ours.
+            return {**out, "position": None, "reason": "provider_batch", "expected_start_at": None}
         ticket = job.meta.get("schedule")
         if isinstance(ticket, dict) and ticket.get("attempts") == job.attempts \
                 and float(ticket.get("not_before", 0)) > now:
