@@ -58,7 +58,7 @@ async def _sim(sim: RunningSimulator, path: str) -> Any:
 async def test_a_24h_batch_goes_to_the_providers_batch_api_and_maps_back_per_custom_id(
     provider: str, providers_on_sim: RunningSimulator, unique: str, tmp_path: Path,
 ) -> None:
-    async with platform("real", unique, tmp_path) as p:
+    async with platform("real", unique, tmp_path, pools=["model", "metrics"]) as p:
         created = await p.client.post("/api/v1/batches", json={"requests": _requests(provider, 5)}, headers=p.org_a)
         assert created.status_code == 201, created.text
         batch = await _until(p, created.json()["id"], {"completed"})
@@ -69,9 +69,16 @@ async def test_a_24h_batch_goes_to_the_providers_batch_api_and_maps_back_per_cus
         row = lines[f"{provider}-3"]
         assert row["status"] == "succeeded" and row["result"]["content"] == "sim: line 3"
         job = (await p.client.get(f"/api/v1/jobs/{row['job_id']}", headers=p.org_a)).json()
+        # One metrics row per request, as for a job-routed batch, at the batch price.
+        sink: Any = p.ctx.metrics.sink
+        async with asyncio.timeout(30):
+            while {r.job_id for r in sink.rows()} < {r["job_id"] for r in lines.values()}:
+                await asyncio.sleep(0.1)
+        metric = next(r for r in sink.rows() if r.job_id == row["job_id"])
     usage = Usage.model_validate(row["result"]["usage"])
+    price = cost_usd(provider, MODELS[provider], usage) * BATCH_DISCOUNT
     assert job["meta"]["routing"] == "provider" and job["meta"]["provider_batch_id"]
-    assert job["meta"]["cost_usd"] == pytest.approx(cost_usd(provider, MODELS[provider], usage) * BATCH_DISCOUNT)
+    assert job["meta"]["cost_usd"] == pytest.approx(price) and metric.cost_usd == pytest.approx(price)
     # One provider batch of 5 requests did the work, not one chat call per line.
     batches = await _sim(providers_on_sim, "/_sim/batches")
     assert [(b["provider"], b["requests"], b["status"]) for b in batches] == [(provider, 5, "completed")]
