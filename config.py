@@ -390,7 +390,9 @@ class SchedulingSettings(BaseSettings):
     window_s: float = Field(default=60.0, gt=0)
     # Configured limits per "provider/model" (or "provider/*"): {"openai/gpt-4o": {"rpm": 500, "tpm": 30000}}.
     limits: dict[str, dict[str, float]] = Field(default_factory=dict)
-    # Share of a learnt limit we use: arrivals jitter, and the provider counts on its own clock.
+    # Share of the limit (the tighter of configured and learnt) we use: arrivals jitter by
+    # tens of ms and the provider counts on its own clock; at 100% the first window of a
+    # 5x backlog drew 1-6 429s (each a lost slot), at 95% none.
     headroom: float = Field(default=0.95, gt=0, le=1)
     # A 429 lowers the learnt limit by this factor (until headers say otherwise).
     throttle_factor: float = Field(default=0.8, gt=0, lt=1)
@@ -398,6 +400,17 @@ class SchedulingSettings(BaseSettings):
     max_queue_s: float = Field(default=3600.0, gt=0)
     # A dispatched job not started after this long no longer counts as dispatched.
     dispatched_stale_s: float = Field(default=300.0, gt=0)
+    # A job a dispatcher took but whose publish it never confirmed is published again by
+    # another dispatcher after this long without a sign of life from its owner. A confirm
+    # takes milliseconds and at most the broker's 10 s publish timeout; a round refreshes
+    # its owner every 20 ms: 30 s is only reached by a dead or hung process.
+    claim_lease_s: float = Field(default=30.0, gt=0)
+    # How often each dispatch loop looks for such claims.
+    sweep_interval_s: float = Field(default=5.0, gt=0)
+    # Provider-native batches (services/scheduling/provider_batches.py): first poll after
+    # this long, then each wait doubles up to the max (a provider batch takes minutes to hours).
+    batch_poll_s: float = Field(default=30.0, gt=0)
+    batch_poll_max_s: float = Field(default=600.0, gt=0)
     # Largest batch upload (JSON or JSONL, up to 50,000 requests).
     batch_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
 

@@ -186,7 +186,8 @@ async def _build(settings: Settings, role: str, stack: AsyncExitStack) -> Contex
         settings=settings.jobs, check_webhook_url=partial(validate_url, webhooks), admission=scheduler,
         guard=build_run_guard(config_services.bridges, model), start_check=governance.governor,
     )
-    batches = build_batches(settings, redis, lifecycle)
+    batches = build_batches(settings, redis, lifecycle, providers, credentials)
+    stack.push_async_callback(batches.provider.close)
     listeners.add(batches.on_job_finished)
     return Context(
         settings=settings, role=role, broker=broker, redis=redis, jobs=jobs, streams=streams,

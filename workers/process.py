@@ -30,6 +30,8 @@ async def start_runner(ctx: Context, pools: list[str]) -> Runner:
         await ctx.metrics.open()
     await runner.start()
     ctx.scheduler.start_dispatching([p for p in pools if p in ctx.executors])
+    if "model" in pools:
+        ctx.batches.provider.start()  # polls the providers' batch APIs for batches routed there
     return runner
 
 

@@ -27,10 +27,17 @@ files_router = APIRouter(prefix="/v1/files", tags=["openai"])
 openai_router = APIRouter(prefix="/v1/batches", tags=["openai"])
 
 
+Routing = Literal["auto", "jobs", "provider"]
+
+
 class BatchSubmit(BaseModel):
     kind: str = Field(default="model", min_length=1, max_length=64)
     requests: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_REQUESTS)
     metadata: dict[str, Any] | None = None
+    # `auto`: requests whose provider has a batch API go there when the window is >= 24h
+    # (half price, hours); `jobs`: all run as jobs; `provider`: all go to provider batches.
+    routing: Routing = "auto"
+    completion_window: str = Field(default="24h", max_length=16)
 
 
 def _jsonl(lines: list[dict[str, Any]]) -> Response:
@@ -44,12 +51,16 @@ async def create_batch(request: Request, ctx: CtxDep, org_id: OrgDep) -> dict[st
     raw = await request.body()
     content_type = request.headers.get("content-type") or ""
     if "jsonl" in content_type or "ndjson" in content_type:
-        return await ctx.batches.create(org_id, request.query_params.get("kind", "model"), parse_jsonl(raw))
+        query = request.query_params
+        return await ctx.batches.create(org_id, query.get("kind", "model"), parse_jsonl(raw),
+                                        routing=query.get("routing", "auto"),
+                                        completion_window=query.get("completion_window", "24h"))
     try:
         body = BatchSubmit.model_validate_json(raw)
     except ValueError as exc:
         raise Invalid("request validation failed", field="requests") from exc
-    return await ctx.batches.create(org_id, body.kind, body.requests, metadata=body.metadata)
+    return await ctx.batches.create(org_id, body.kind, body.requests, metadata=body.metadata, routing=body.routing,
+                                    completion_window=body.completion_window)
 
 
 @router.get("/{batch_id}")
@@ -124,6 +135,8 @@ class OpenAIBatchCreate(BaseModel):
     endpoint: Literal["/v1/chat/completions"] = "/v1/chat/completions"
     completion_window: str = "24h"
     metadata: dict[str, Any] | None = None
+    # Ours (the SDK's `extra_body`): see BatchSubmit.
+    routing: Routing = "auto"
 
 
 def _openai_line(row: dict[str, Any]) -> dict[str, Any]:
@@ -170,6 +183,7 @@ async def openai_create_batch(body: OpenAIBatchCreate, ctx: CtxDep, org_id: OrgD
     requests = [{"custom_id": line.get("custom_id"), "payload": _openai_payload(line.get("body") or {})}
                 for line in lines]
     batch = await ctx.batches.create(org_id, "model", requests, completion_window=body.completion_window,
+                                     routing=body.routing,
                                      metadata={"input_file_id": body.input_file_id, "user": body.metadata})
     return _openai_batch(batch)
 

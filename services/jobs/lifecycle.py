@@ -123,12 +123,14 @@ class JobLifecycle:
 
     async def submit(
         self, org_id: str, kind: str, payload: dict[str, Any] | BaseModel, *,
-        idempotency_key: str | None = None, meta: dict[str, Any] | None = None,
+        idempotency_key: str | None = None, meta: dict[str, Any] | None = None, publish: bool = True,
     ) -> Created:
         """Validate, record, then publish; the broker's confirm comes before we answer.
 
         If the publish fails the job is marked failed (never left `queued` forever), its
         idempotency key is released so the client's retry can succeed, and Unavailable is raised.
+        `publish=False` only records it: its work runs elsewhere (a provider's batch API) and
+        ends through `complete_elsewhere`.
         """
         if isinstance(payload, BaseModel):
             self._check(kind, payload)
@@ -148,7 +150,7 @@ class JobLifecycle:
         if created.conflict:
             raise Conflict("Idempotency-Key was used with a different body", code="idempotency_conflict",
                            job_id=created.job.id)
-        if not created.created:
+        if not created.created or not publish:
             return created
         try:
             # The scheduler holds it for fair dispatch, or it is published here.
@@ -344,6 +346,23 @@ class JobLifecycle:
             if self.admission is not None:
                 await self.admission.started(done)
             await self._ended(done)
+
+    async def complete_elsewhere(self, job_id: str, *, outcome: Outcome | None = None,
+                                 error: dict[str, Any] | None = None) -> Job | None:
+        """End a recorded job whose work ran outside the workers (a provider's batch API):
+        started and finished through the same compare-and-set transitions, so its metrics
+        row, webhooks and batch counts follow as for any job. A job already cancelled or
+        finished is left as it is (None)."""
+        now = time.time()
+        job = await self.store.get(job_id)
+        if job is None:
+            return None
+        started = await self.store.transition(job_id, (JobStatus.QUEUED, JobStatus.RETRYING), JobStatus.RUNNING, {
+            "started_at": now, "queue_ms": round((now - job.created_at) * 1000, 3)}, count_attempt=True)
+        if started is None:
+            return None
+        status = JobStatus.SUCCEEDED if outcome is not None else JobStatus.FAILED
+        return await self._finish(started, status, outcome=outcome, error=error, attempts=RunAttempts())
 
     async def dead_letter(self, job_id: str) -> None:
         """A message that hit the delivery limit: fail its job so nobody waits forever."""

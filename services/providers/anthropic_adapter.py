@@ -26,6 +26,7 @@ import anthropic
 import httpx2
 
 from services.providers import common, errors, openai_wire
+from services.providers.batch_api import BatchLine, discounted
 from services.providers.clients import ResponseObserver, SdkClients
 from services.providers.types import (
     ChatRequest,
@@ -151,6 +152,8 @@ class AnthropicAdapter:
         self.name = name
         self.base_url = base_url
         self.default_max_tokens = default_max_tokens
+        # Message Batches (services/providers/batch_api.py).
+        self.supports_batches = True
         self._clients: SdkClients[httpx2.AsyncClient, anthropic.AsyncAnthropic] = (
             common.stainless_clients(anthropic, httpx2, anthropic.AsyncAnthropic,
                                      base_url=base_url, timeout_s=timeout_s,
@@ -166,6 +169,10 @@ class AnthropicAdapter:
         started = time.perf_counter()
         with common.mapped_errors(self.name, _map_error):
             response = await client.messages.create(**params)
+        return self._result(response, model, json_tool=json_tool, started=started)
+
+    def _result(self, response: Any, model: str, *, json_tool: bool, started: float) -> ChatResult:
+        """A Message (from `messages.create` or a batch's result) as the platform's result."""
         with errors.parsing(self.name):
             texts, calls = [], []
             for block in response.content:
@@ -185,6 +192,41 @@ class AnthropicAdapter:
                 finish_reason=finish, usage=_usage(response.usage), provider=self.name,
                 model=model, started=started,
             )
+
+    # -- Message Batches -----------------------------------------------------------------
+
+    async def batch_submit(self, items: list[tuple[str, ChatRequest]], *, model: str, api_key: str | None) -> str:
+        requests: list[Any] = [{"custom_id": cid, "params": build_params(request, model, self.default_max_tokens)[0]}
+                               for cid, request in items]
+        with common.mapped_errors(self.name, _map_error):
+            batch = await self._client(api_key).messages.batches.create(requests=requests)
+        return batch.id
+
+    async def batch_ended(self, batch_id: str, *, api_key: str | None) -> bool:
+        with common.mapped_errors(self.name, _map_error):
+            batch = await self._client(api_key).messages.batches.retrieve(batch_id)
+        return batch.processing_status == "ended"
+
+    async def batch_results(self, batch_id: str, *, model: str, api_key: str | None) -> list[BatchLine]:
+        """The results stream (JSONL): succeeded -> the answer; errored, canceled, expired -> that code."""
+        out: list[BatchLine] = []
+        with common.mapped_errors(self.name, _map_error):
+            async for line in await self._client(api_key).messages.batches.results(batch_id):
+                result = line.result
+                if result.type == "succeeded":
+                    # JSON mode's forced tool is the only tool by that name: its input is the answer.
+                    json_tool = any(b.type == "tool_use" and b.name == JSON_TOOL for b in result.message.content)
+                    out.append(BatchLine(line.custom_id, discounted(self._result(
+                        result.message, model, json_tool=json_tool, started=time.perf_counter()))))
+                else:
+                    message = getattr(getattr(getattr(result, "error", None), "error", None), "message", None)
+                    out.append(BatchLine(line.custom_id, error_code=result.type,
+                                         error_message=message or f"the provider's batch: {result.type}"))
+        return out
+
+    async def batch_cancel(self, batch_id: str, *, api_key: str | None) -> None:
+        with common.mapped_errors(self.name, _map_error):
+            await self._client(api_key).messages.batches.cancel(batch_id)
 
     async def stream(
         self, request: ChatRequest, *, model: str, api_key: str | None

@@ -3,7 +3,8 @@ self-hosted vLLM), told apart by name and base URL.
 
 Two transports speak the same wire: `aiohttp` (the default: one pool, orjson, no SDK
 objects per call; see `openai_http` for the measured reason) and `sdk` (the official
-`openai` SDK). One contract suite runs both against the provider simulator.
+`openai` SDK). One contract suite runs both against the provider simulator. The Batch API
+(files, batches: off the hot path) always goes through the SDK.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from typing import Any, Literal
 
 import httpx2
 import openai
+import orjson
+from openai.types.chat import ChatCompletion
 
 from services.providers import common, errors, openai_http, openai_wire
+from services.providers.batch_api import BatchLine, discounted
 from services.providers.clients import ResponseObserver, SdkClients
 from services.providers.types import ChatRequest, ChatResult, EmbeddingResult, StreamChunk, Usage
 
@@ -38,9 +42,12 @@ class OpenAIAdapter:
         max_tokens_param: str = "max_tokens", stream_usage: bool = True,
         drop_params: frozenset[str] = frozenset(), supports_embeddings: bool = True,
         on_response: ResponseObserver | None = None, transport: Transport = "aiohttp",
+        supports_batches: bool = False,
     ) -> None:
         self.name = name
         self.transport = transport
+        # OpenAI's own Batch API (services/providers/batch_api.py); compatible services lack it.
+        self.supports_batches = supports_batches
         self.base_url = base_url
         self.key_required = key_required
         # OpenAI's own API wants max_completion_tokens (o-series reject max_tokens);
@@ -116,6 +123,52 @@ class OpenAIAdapter:
             tokens = field(field(response, "usage"), "prompt_tokens") or 0
         return EmbeddingResult(vectors=vectors, usage=Usage(input_tokens=tokens),
                                provider=self.name, model=model)
+
+    # -- Batch API -----------------------------------------------------------------------
+
+    async def batch_submit(self, items: list[tuple[str, ChatRequest]], *, model: str, api_key: str | None) -> str:
+        """One JSONL file of chat.completions calls, then a batch over it (24 h, the only window)."""
+        client = self._client(api_key)
+        lines = b"".join(orjson.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions",
+                                       "body": self._params(request, model)}) + b"\n" for cid, request in items)
+        with common.mapped_errors(self.name, _map_error):
+            uploaded = await client.files.create(file=("batch.jsonl", lines), purpose="batch")
+            batch = await client.batches.create(input_file_id=uploaded.id, endpoint="/v1/chat/completions",
+                                                completion_window="24h")
+        return batch.id
+
+    async def batch_ended(self, batch_id: str, *, api_key: str | None) -> bool:
+        with common.mapped_errors(self.name, _map_error):
+            batch = await self._client(api_key).batches.retrieve(batch_id)
+        return batch.status in ("completed", "failed", "expired", "cancelled")
+
+    async def batch_results(self, batch_id: str, *, model: str, api_key: str | None) -> list[BatchLine]:
+        """The output file's answers and the error file's failures, per custom id."""
+        client = self._client(api_key)
+        out: list[BatchLine] = []
+        with common.mapped_errors(self.name, _map_error):
+            batch = await client.batches.retrieve(batch_id)
+            for file_id in (batch.output_file_id, batch.error_file_id):
+                if file_id:
+                    content = await client.files.content(file_id)
+                    out += [self._batch_line(orjson.loads(raw), model) for raw in content.content.splitlines()
+                            if raw.strip()]
+        return out
+
+    def _batch_line(self, line: dict[str, Any], model: str) -> BatchLine:
+        cid = str(line.get("custom_id"))
+        response = line.get("response") or {}
+        if response.get("status_code") == 200 and not line.get("error"):
+            completion = ChatCompletion.model_validate(response["body"])
+            return BatchLine(cid, discounted(common.openai_chat_result(
+                completion, provider=self.name, model=model, started=time.perf_counter())))
+        error = line.get("error") or (response.get("body") or {}).get("error") or {}
+        return BatchLine(cid, error_code=str(error.get("code") or "errored"),
+                         error_message=str(error.get("message") or "the provider's batch failed this request"))
+
+    async def batch_cancel(self, batch_id: str, *, api_key: str | None) -> None:
+        with common.mapped_errors(self.name, _map_error):
+            await self._client(api_key).batches.cancel(batch_id)
 
     async def aclose(self) -> None:
         await self._clients.aclose()

@@ -107,7 +107,7 @@ def build_registry(settings: Settings | ProvidersSettings, *,
     wire: dict[str, Any] = {**common, "transport": cfg.openai_transport}
     registry = ProviderRegistry()
     registry.add(MockProvider(latency_ms=cfg.mock_latency_ms))
-    registry.add(OpenAIAdapter("openai", base_url=urls["openai"],
+    registry.add(OpenAIAdapter("openai", base_url=urls["openai"], supports_batches=True,
                                max_tokens_param="max_completion_tokens", **wire, **observed))
     registry.add(AnthropicAdapter(base_url=urls["anthropic"],
                                   default_max_tokens=cfg.anthropic_default_max_tokens, **common,

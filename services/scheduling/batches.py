@@ -3,7 +3,9 @@
 Each request becomes an ordinary job (same lifecycle, retries, capacity shaping) with
 `meta.batch_id`, priority `low` and its own fair-share key `<org>/batch`: the org's batch
 work takes turns with its interactive jobs instead of queueing in front of them, and with
-every other org's. Counts are kept by a job listener as jobs finish.
+every other org's. Counts are kept by a job listener as jobs finish. The requests the
+batch's `routing` sends to a provider's own batch API are recorded as jobs too but run
+there (provider_batches.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import orjson
 from services.errors import Conflict, Invalid, NotFound
 from services.jobs.lifecycle import JobLifecycle
 from services.jobs.model import Job
+from services.scheduling.provider_batches import ProviderBatches, window_s
 from services.scheduling.store import BatchStore
 
 MAX_REQUESTS = 50_000
@@ -42,13 +45,16 @@ def parse_jsonl(body: bytes) -> list[dict[str, Any]]:
 
 
 class BatchService:
-    def __init__(self, store: BatchStore, lifecycle: JobLifecycle) -> None:
+    def __init__(self, store: BatchStore, lifecycle: JobLifecycle, provider: ProviderBatches) -> None:
         self.store = store
         self.lifecycle = lifecycle
+        self.provider = provider
 
     async def create(self, org_id: str, kind: str, requests: list[dict[str, Any]],
-                     *, metadata: dict[str, Any] | None = None, completion_window: str = "24h") -> dict[str, Any]:
-        """Validate every request first (422 naming the first bad one), then submit them all."""
+                     *, metadata: dict[str, Any] | None = None, completion_window: str = "24h",
+                     routing: str = "auto") -> dict[str, Any]:
+        """Validate every request first (422 naming the first bad one), then submit them all:
+        to jobs, or (per `routing`) to the providers' batch APIs."""
         if not requests:
             raise Invalid("a batch needs at least one request", field="requests")
         if len(requests) > MAX_REQUESTS:
@@ -60,17 +66,26 @@ class BatchService:
                 raise Invalid("each request needs a `payload` (or `body`) object", field=f"requests[{i}]")
             payloads.append((str(item.get("custom_id") or i),
                              self.lifecycle.parse(kind, body, prefix=f"requests[{i}].payload.")))
+        to_provider = self.provider.route(routing, kind, [p for _, p in payloads], window_s(completion_window))
         batch_id = "batch_" + uuid.uuid4().hex
         # The record first: jobs may finish (and count) before the last one is submitted.
         await self.store.create({"id": batch_id, "org_id": org_id, "kind": kind, "status": "in_progress",
                                  "created_at": time.time(), "total": len(payloads), "metadata": metadata or {},
-                                 "completion_window": completion_window})
+                                 "completion_window": completion_window, "routing": routing,
+                                 "provider_requests": sum(to_provider)})
         meta = {"batch_id": batch_id, "priority": "low", "share": f"{org_id}/batch"}
+        native: list[tuple[str, str, Any]] = []
         for start in range(0, len(payloads), SUBMIT_CONCURRENCY):
             chunk = payloads[start:start + SUBMIT_CONCURRENCY]
-            created = await asyncio.gather(*(self.lifecycle.submit(org_id, kind, model, meta={**meta, "custom_id": cid})
-                                             for cid, model in chunk))
+            routed = to_provider[start:start + SUBMIT_CONCURRENCY]
+            created = await asyncio.gather(*(
+                self.lifecycle.submit(org_id, kind, model, publish=not native_one, meta={
+                    **meta, "custom_id": cid, **({"routing": "provider"} if native_one else {})})
+                for (cid, model), native_one in zip(chunk, routed, strict=True)))
             await self.store.add_jobs(batch_id, [(c.job.id, cid) for c, (cid, _) in zip(created, chunk, strict=True)])
+            native += [(cid, c.job.id, model) for c, (cid, model), n in zip(created, chunk, routed, strict=True) if n]
+        if native:
+            await self.provider.submit(batch_id, org_id, self.provider.groups(native))
         return await self.get(org_id, batch_id)
 
     async def get(self, org_id: str, batch_id: str) -> dict[str, Any]:
@@ -92,6 +107,7 @@ class BatchService:
         if batch["status"] in TERMINAL:
             raise Conflict(f"batch is already {batch['status']}", code="batch_finished")
         await self.store.set_status(batch_id, "cancelling")
+        await self.provider.cancel(batch_id)
         jobs = await self.store.jobs(batch_id)
 
         async def one(job_id: str) -> None:

@@ -7,8 +7,8 @@ requests `window / limit` apart, so the provider sees at most `limit` in any win
 the one request that may start at once. A job whose slot is in the future goes back to
 RabbitMQ for that long (it never holds a worker) and runs on its return. Every provider
 answer passes through `observe` (an httpx response hook): its headers update the learnt
-limits; a 429 also lowers the learnt request limit by `throttle_factor` and blocks the
-bucket until the provider's retry-after.
+limits; a 429 blocks the bucket until the provider's retry-after and, when it states no
+limit, lowers the learnt request limit by `throttle_factor`.
 """
 
 from __future__ import annotations
@@ -100,9 +100,13 @@ class Capacity:
             return
         if not isinstance(model, str):
             return
+        # A 429 that states the limit teaches that limit and blocks until its retry-after; it
+        # lowers the limit (throttle) only when it states none. Throttling a stated limit hurt:
+        # the backlog behind a first burst reserved its slots at the throttled 80% and kept
+        # them after the next answer restored the limit (shaping efficiency 0.70-0.77).
+        throttle = self.settings.throttle_factor if status == 429 and seen.limit_requests is None else None
         learnt = Learnt(limit_requests=seen.limit_requests, limit_tokens=seen.limit_tokens,
-                        blocked_until=now + seen.blocked_for_s(),
-                        throttle=self.settings.throttle_factor if status == 429 else None)
+                        blocked_until=now + seen.blocked_for_s(), throttle=throttle)
         if status == 429:
             log.info("provider rate-limited us; capacity lowered",
                      extra={"provider": provider, "model": model, "retry_after_s": seen.retry_after_s})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from services.scheduling.store import Learnt, Limits, Picked, Place
 
 RATE_WINDOW_S = 10
+# A dispatcher unseen for this many leases is forgotten (its claims were swept long before).
+FORGET_LEASES = 10
 
 
 @dataclass
@@ -22,12 +25,10 @@ class _Bucket:
 
 
 def effective(configured: float, learnt: float, headroom: float) -> float:
-    """The tighter of the configured and the learnt limit (0 = none)."""
-    if learnt > 0:
-        learnt *= headroom
-        if configured <= 0 or learnt < configured:
-            return learnt
-    return configured
+    """The tighter of the configured and the learnt limit (0 = none), times the headroom."""
+    if learnt > 0 and (configured <= 0 or learnt < configured):
+        return learnt * headroom
+    return configured * headroom
 
 
 class MemoryCapacity:
@@ -79,6 +80,9 @@ class _Kind:
         self.deficit: dict[str, float] = {}
         self.weights: dict[str, float] = {}
         self.out: dict[str, float] = {}
+        # job -> (claimed at, owner, org, priority); owner -> last seen.
+        self.claims: dict[str, tuple[float, str, str, int]] = {}
+        self.alive: dict[str, float] = {}
         self.starts: dict[int, int] = defaultdict(int)
 
     def size(self, org: str) -> int:
@@ -99,8 +103,10 @@ class MemoryFairQueue:
         k.weights[org_id] = weight
         k.enlist(org_id)
 
-    async def pick(self, kind: str, *, now: float, ahead: int, stale_s: float, limit: int) -> list[Picked]:
+    async def pick(self, kind: str, *, owner: str, now: float, ahead: int, stale_s: float,
+                   limit: int) -> list[Picked]:
         k = self._k[kind]
+        k.alive[owner] = now
         for job_id in [j for j, t in k.out.items() if t <= now - stale_s]:
             del k.out[job_id]
         n = min(ahead - len(k.out), limit)
@@ -119,6 +125,7 @@ class MemoryFairQueue:
                 job_id = k.lists[(org, found)].popleft()
                 out.append(Picked(job_id, org, found))
                 k.out[job_id] = now
+                k.claims[job_id] = (now, owner, org, found)
                 d -= 1
                 n -= 1
             if k.size(org) == 0:
@@ -130,13 +137,35 @@ class MemoryFairQueue:
                     k.ring.rotate(-1)
         return out
 
+    async def confirm(self, kind: str, job_ids: list[str]) -> None:
+        k = self._k[kind]
+        for job_id in job_ids:
+            k.claims.pop(job_id, None)
+
     async def restore(self, kind: str, picked: list[Picked], weights: dict[str, float]) -> None:
         k = self._k[kind]
         for p in reversed(picked):
             k.out.pop(p.job_id, None)
+            k.claims.pop(p.job_id, None)
             k.lists[(p.org_id, p.priority)].appendleft(p.job_id)
             k.weights.setdefault(p.org_id, weights.get(p.org_id, 1.0))
             k.enlist(p.org_id)
+
+    async def sweep(self, kind: str, *, owner: str, now: float, lease_s: float, limit: int) -> list[Picked]:
+        k = self._k[kind]
+        k.alive[owner] = now
+        out: list[Picked] = []
+        for job_id, (at, holder, org, priority) in sorted(k.claims.items(), key=lambda c: c[1][0]):
+            if at > now - lease_s or len(out) >= limit:
+                break
+            if k.alive.get(holder, 0.0) >= now - lease_s:
+                continue
+            k.claims[job_id] = (now, owner, org, priority)
+            k.out[job_id] = now
+            out.append(Picked(job_id, org, priority))
+        for gone in [o for o, seen in k.alive.items() if seen < now - FORGET_LEASES * lease_s]:
+            del k.alive[gone]
+        return out
 
     async def started(self, kind: str, job_id: str, now: float) -> None:
         k = self._k[kind]
@@ -172,6 +201,9 @@ class MemoryBatches:
         self._b: dict[str, dict[str, Any]] = {}
         self._jobs: dict[str, list[tuple[str, str]]] = {}
         self._files: dict[tuple[str, str], bytes] = {}
+        self._provider: dict[str, dict[int, dict[str, Any]]] = {}
+        self._open: set[str] = set()
+        self._leases: dict[str, tuple[str, float]] = {}
 
     async def create(self, batch: dict[str, Any]) -> None:
         self._b[batch["id"]] = {**batch, "counts": {"succeeded": 0, "failed": 0, "cancelled": 0}}
@@ -200,3 +232,25 @@ class MemoryBatches:
 
     async def get_file(self, file_id: str, org_id: str) -> bytes | None:
         return self._files.get((org_id, file_id))
+
+    async def put_provider_batch(self, batch_id: str, index: int, entry: dict[str, Any]) -> None:
+        self._provider.setdefault(batch_id, {})[index] = dict(entry)
+        self._open.add(batch_id)
+
+    async def provider_batches(self, batch_id: str) -> list[dict[str, Any]]:
+        found = self._provider.get(batch_id, {})
+        return [dict(found[i]) for i in sorted(found)]
+
+    async def open_batches(self) -> list[str]:
+        return sorted(self._open)
+
+    async def close(self, batch_id: str) -> None:
+        self._open.discard(batch_id)
+
+    async def lease(self, batch_id: str, owner: str, ttl_s: float) -> bool:
+        now = time.monotonic()
+        holder = self._leases.get(batch_id)
+        if holder is not None and holder[0] != owner and holder[1] > now:
+            return False
+        self._leases[batch_id] = (owner, now + ttl_s)
+        return True

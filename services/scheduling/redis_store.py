@@ -3,7 +3,9 @@
 Keys (under the configured prefix): `cap:<provider>:<credential digest>:<model>` a hash
 (tat_r, tat_t: GCRA theoretical arrival times; lim_r, lim_t: learnt limits; blocked);
 per kind `fq:<kind>:` + `q:<org>:<priority>` lists, `ring` (orgs in DRR order) + `members`,
-`deficit` and `weights` hashes, `out` (dispatched, not started: zset by time), `rate:<s>`.
+`deficit` and `weights` hashes, `out` (dispatched, not started: zset by time), `rate:<s>`,
+`claims` (picked, publish not yet confirmed: zset by time) + `claim` (job -> [owner, org,
+priority] as JSON) and `alive` (dispatcher -> last seen).
 """
 
 from __future__ import annotations
@@ -19,14 +21,13 @@ if TYPE_CHECKING:
 
 # A learnt limit is kept a day after its last use.
 CAPACITY_TTL_MS = 86_400_000
+# A dispatcher unseen for this many leases is forgotten (its claims were swept long before).
+FORGET_LEASES = 10
 
 _EFFECTIVE = """
 local function effective(cfg, learnt, headroom)
-  if learnt and learnt > 0 then
-    learnt = learnt * headroom
-    if cfg <= 0 or learnt < cfg then return learnt end
-  end
-  return cfg
+  if learnt and learnt > 0 and (cfg <= 0 or learnt < cfg) then return learnt * headroom end
+  return cfg * headroom
 end
 """
 
@@ -88,9 +89,10 @@ enlist(p, ARGV[2])
 return 1
 """
 
-# ARGV: prefix, now, ahead, stale_s, limit. Returns a flat list job, org, priority, ...
+# ARGV: prefix, now, ahead, stale_s, limit, owner. Returns a flat list job, org, priority, ...
 PICK = _SIZE + """
 local p, now = ARGV[1], tonumber(ARGV[2])
+redis.call('HSET', p .. 'alive', ARGV[6], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', p .. 'out', '-inf', now - tonumber(ARGV[4]))
 local n = math.min(tonumber(ARGV[3]) - redis.call('ZCARD', p .. 'out'), tonumber(ARGV[5]))
 local out = {}
@@ -110,6 +112,8 @@ while n > 0 and guard < 10000 do
     if not id then break end
     out[#out + 1] = id; out[#out + 1] = org; out[#out + 1] = tostring(pr)
     redis.call('ZADD', p .. 'out', now, id)
+    redis.call('ZADD', p .. 'claims', now, id)
+    redis.call('HSET', p .. 'claim', id, cjson.encode({ARGV[6], org, pr}))
     d = d - 1; n = n - 1
   end
   if size(p, org) == 0 then
@@ -127,11 +131,51 @@ RESTORE = _SIZE + """
 local p = ARGV[1]
 for i = #ARGV - 3, 2, -4 do
   redis.call('ZREM', p .. 'out', ARGV[i])
+  redis.call('ZREM', p .. 'claims', ARGV[i])
+  redis.call('HDEL', p .. 'claim', ARGV[i])
   redis.call('LPUSH', p .. 'q:' .. ARGV[i + 1] .. ':' .. ARGV[i + 2], ARGV[i])
   redis.call('HSETNX', p .. 'weights', ARGV[i + 1], ARGV[i + 3])
   enlist(p, ARGV[i + 1])
 end
 return 1
+"""
+
+# ARGV: prefix, then the jobs whose publish was confirmed.
+CONFIRM = """
+for i = 2, #ARGV do
+  redis.call('ZREM', ARGV[1] .. 'claims', ARGV[i])
+  redis.call('HDEL', ARGV[1] .. 'claim', ARGV[i])
+end
+return 1
+"""
+
+# ARGV: prefix, now, lease, owner, limit, forget. Returns a flat list job, org, priority, ...
+SWEEP = """
+local p, now, lease, owner = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('HSET', p .. 'alive', owner, ARGV[2])
+local out = {}
+local n = tonumber(ARGV[5])
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', p .. 'claims', '-inf', now - lease)) do
+  if n <= 0 then break end
+  local raw = redis.call('HGET', p .. 'claim', id)
+  if not raw then
+    redis.call('ZREM', p .. 'claims', id)
+  else
+    local c = cjson.decode(raw)
+    if (tonumber(redis.call('HGET', p .. 'alive', c[1])) or 0) < now - lease then
+      redis.call('ZADD', p .. 'claims', now, id)
+      redis.call('HSET', p .. 'claim', id, cjson.encode({owner, c[2], c[3]}))
+      redis.call('ZADD', p .. 'out', now, id)
+      out[#out + 1] = id; out[#out + 1] = c[2]; out[#out + 1] = tostring(c[3])
+      n = n - 1
+    end
+  end
+end
+local seen = redis.call('HGETALL', p .. 'alive')
+for i = 1, #seen, 2 do
+  if tonumber(seen[i + 1]) < now - tonumber(ARGV[6]) * lease then redis.call('HDEL', p .. 'alive', seen[i]) end
+end
+return out
 """
 
 # ARGV: prefix, job, second.
@@ -204,6 +248,8 @@ class RedisFairQueue:
         self._push: Any = redis.register_script(PUSH)
         self._pick: Any = redis.register_script(PICK)
         self._restore: Any = redis.register_script(RESTORE)
+        self._confirm: Any = redis.register_script(CONFIRM)
+        self._sweep: Any = redis.register_script(SWEEP)
         self._started: Any = redis.register_script(STARTED)
         self._place: Any = redis.register_script(PLACE)
         self._backlog: Any = redis.register_script(BACKLOG)
@@ -215,9 +261,17 @@ class RedisFairQueue:
     async def push(self, kind: str, org_id: str, priority: int, job_id: str, weight: float) -> None:
         await self._push(args=[self._p(kind), org_id, priority, job_id, repr(weight)])
 
-    async def pick(self, kind: str, *, now: float, ahead: int, stale_s: float, limit: int) -> list[Picked]:
-        raw = await self._pick(args=[self._p(kind), repr(now), ahead, repr(stale_s), limit])
-        return [Picked(_s(raw[i]), _s(raw[i + 1]), int(raw[i + 2])) for i in range(0, len(raw), 3)]
+    async def pick(self, kind: str, *, owner: str, now: float, ahead: int, stale_s: float,
+                   limit: int) -> list[Picked]:
+        return _picked(await self._pick(args=[self._p(kind), repr(now), ahead, repr(stale_s), limit, owner]))
+
+    async def confirm(self, kind: str, job_ids: list[str]) -> None:
+        if job_ids:
+            await self._confirm(args=[self._p(kind), *job_ids])
+
+    async def sweep(self, kind: str, *, owner: str, now: float, lease_s: float, limit: int) -> list[Picked]:
+        return _picked(await self._sweep(args=[self._p(kind), repr(now), repr(lease_s), owner, limit,
+                                               FORGET_LEASES]))
 
     async def restore(self, kind: str, picked: list[Picked], weights: dict[str, float]) -> None:
         if not picked:
@@ -239,12 +293,18 @@ class RedisFairQueue:
         return int(await self._backlog(args=[self._p(kind)]))
 
 
+def _picked(raw: list[Any]) -> list[Picked]:
+    return [Picked(_s(raw[i]), _s(raw[i + 1]), int(raw[i + 2])) for i in range(0, len(raw), 3)]
+
+
 def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RedisBatches:
-    """`batch:<id>` hash (record JSON, status, counters) and `batch:<id>:jobs` list."""
+    """`batch:<id>` hash (record JSON, status, counters), `batch:<id>:jobs` list,
+    `batch:<id>:provider` hash (index -> provider batch JSON), `batch:open` set (batches
+    with provider batches to poll), `batch:<id>:lease` (the poller holding it)."""
 
     def __init__(self, redis: Redis, prefix: str, ttl_s: int) -> None:
         self._r = redis
@@ -292,3 +352,30 @@ class RedisBatches:
     async def get_file(self, file_id: str, org_id: str) -> bytes | None:
         found = await self._r.get(f"{self._prefix}file:{org_id}:{file_id}")
         return bytes(found) if found is not None else None
+
+    async def put_provider_batch(self, batch_id: str, index: int, entry: dict[str, Any]) -> None:
+        key = self._prefix + batch_id + ":provider"
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.hset(key, str(index), orjson.dumps(entry))
+            pipe.expire(key, self._ttl_s)
+            pipe.sadd(self._prefix + "open", batch_id)
+            await pipe.execute()
+
+    async def provider_batches(self, batch_id: str) -> list[dict[str, Any]]:
+        raw = await self._r.hgetall(self._prefix + batch_id + ":provider")
+        return [orjson.loads(v) for _, v in sorted(((int(_s(k)), v) for k, v in raw.items()))]
+
+    async def open_batches(self) -> list[str]:
+        return sorted(_s(b) for b in await self._r.smembers(self._prefix + "open"))
+
+    async def close(self, batch_id: str) -> None:
+        await self._r.srem(self._prefix + "open", batch_id)
+
+    async def lease(self, batch_id: str, owner: str, ttl_s: float) -> bool:
+        key = self._prefix + batch_id + ":lease"
+        if await self._r.set(key, owner, nx=True, px=int(ttl_s * 1000)):
+            return True
+        if _s(await self._r.get(key) or b"") == owner:
+            await self._r.pexpire(key, int(ttl_s * 1000))
+            return True
+        return False

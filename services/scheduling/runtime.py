@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from config import Settings
 from services.broker.base import Broker
@@ -10,6 +11,7 @@ from services.jobs.lifecycle import JobLifecycle
 from services.jobs.store import JobStore
 from services.scheduling.batches import BatchService
 from services.scheduling.capacity import Capacity, CredentialLookup
+from services.scheduling.provider_batches import ProviderBatches
 from services.scheduling.service import Scheduler
 from services.scheduling.store import BatchStore, FairQueue
 
@@ -42,7 +44,8 @@ def build_scheduler(settings: Settings, redis: Redis | None, capacity: Capacity,
     return Scheduler(capacity, queue, broker, jobs, settings.scheduling)
 
 
-def build_batches(settings: Settings, redis: Redis | None, lifecycle: JobLifecycle) -> BatchService:
+def build_batches(settings: Settings, redis: Redis | None, lifecycle: JobLifecycle, providers: Mapping[str, Any],
+                  credentials: CredentialLookup | None = None) -> BatchService:
     if redis is not None:
         from services.scheduling.redis_store import RedisBatches
 
@@ -51,4 +54,5 @@ def build_batches(settings: Settings, redis: Redis | None, lifecycle: JobLifecyc
         from services.scheduling.memory_store import MemoryBatches
 
         store = MemoryBatches()
-    return BatchService(store, lifecycle)
+    return BatchService(store, lifecycle,
+                        ProviderBatches(store, lifecycle, providers, credentials, settings.scheduling))

@@ -13,6 +13,12 @@ each other active org, i.e. about `(dispatch_ahead + orgs) / start rate` seconds
 the other orgs' backlog. Within an org, `high` jobs leave before `normal`, `normal` before
 `low`.
 
+Crash recovery. A dispatch round claims the jobs it takes (FairQueue.pick moves them from
+their org lists to this dispatcher's claims in one Lua step) and drops each claim once
+RabbitMQ confirmed its publish. A dispatcher that dies in between leaves claims behind;
+every dispatch loop sweeps, every `sweep_interval_s`, for claims older than `claim_lease_s`
+whose owner has not been seen for as long, and publishes them again.
+
 Capacity. Before a delivered job starts, it reserves its provider call (Capacity); a slot
 in the future sends the message back to RabbitMQ through a delay queue for that long,
 with the reservation kept on the job (`meta.schedule`), so it runs on its return and no
@@ -25,7 +31,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
+import socket
 import time
+import uuid
 from typing import Any
 
 from config import SchedulingSettings
@@ -41,18 +50,25 @@ from services.scheduling.store import PRIORITIES, FairQueue, Picked
 
 log = logging.getLogger(__name__)
 # A slot this close is slept out in process; a farther one goes round a delay queue that
-# returns the job RETURN_EARLY_S ahead of its slot. A delay-queue hop ran 0.1-0.5 s late on
-# the shared 2-core test machine: jobs that started whenever they came back bunched up and
-# overran the provider's window (19 of 150 refused); sleeping the last stretch here keeps
-# starts on their slots.
-NEAR_S = 0.5
-RETURN_EARLY_S = 0.4
+# returns the job RETURN_EARLY_S ahead of its slot. A delay-queue hop ran late on the shared
+# 2-core machine by 0.14 s (median), 0.35 s (p90), up to 0.9 s in the burst at the start:
+# jobs that started whenever they came back bunched up and overran the provider's window
+# (19 of 150 refused), and with 0.4 s early 10-20 of 150 came back past LATE_S and each
+# lost its slot (efficiency 0.87). 0.8 s early costs ~0.8 s of a worker slot per job (12 of
+# 50 at 15 starts/s) and left none late in the benchmark.
+NEAR_S = 1.0
+RETURN_EARLY_S = 0.8
 EARLY_S = 0.002
 # A job back later than this after its slot lost it (starting now would bunch with the jobs
 # on the next slots): it reserves a new one. First use of a delay queue (its declare under
 # load) made whole groups of jobs ~2 s late.
 LATE_S = 0.25
 PRIORITY_NAMES = {v: k for k, v in PRIORITIES.items()}
+
+
+def dispatcher_id() -> str:
+    """Unique per process start: a restarted process never inherits its old claims' lease."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def delay_step_s(wait_s: float) -> float:
@@ -83,6 +99,7 @@ class Scheduler:
         self.settings = settings
         self._loops: list[asyncio.Task[None]] = []
         self._closing = False
+        self.owner = dispatcher_id()
 
     # -- submit and dispatch -------------------------------------------------------------
 
@@ -118,17 +135,43 @@ class Scheduler:
 
     async def _dispatch(self, kind: str) -> tuple[int, set[str]]:
         """(jobs moved, ids whose publish failed: they are back at the front of their lists)."""
-        picked = await self.queue.pick(kind, now=time.time(), ahead=self.settings.dispatch_ahead,
+        picked = await self.queue.pick(kind, owner=self.owner, now=time.time(),
+                                       ahead=self.settings.dispatch_ahead,
                                        stale_s=self.settings.dispatched_stale_s,
                                        limit=self.settings.dispatch_ahead)
+        return await self._publish_claimed(kind, picked)
+
+    async def _publish_claimed(self, kind: str, picked: list[Picked]) -> tuple[int, set[str]]:
         if not picked:
             return 0, set()
         results = await asyncio.gather(*(self._publish(kind, p) for p in picked), return_exceptions=True)
         failed = [p for p, r in zip(picked, results, strict=True) if isinstance(r, BaseException)]
+        await self.queue.confirm(kind, [p.job_id for p in picked if p not in failed])
         if failed:
             log.warning("dispatch could not publish; jobs stay held", extra={"count": len(failed)})
             await self.queue.restore(kind, failed, {p.org_id: self.weight(p.org_id) for p in failed})
         return len(picked) - len(failed), {p.job_id for p in failed}
+
+    async def recover(self, kind: str) -> int:
+        """Publish again the jobs a dead dispatcher claimed. Returns how many were published.
+
+        Publishing a job twice is harmless: the lifecycle's compare-and-set start and finish
+        skip a job that already ran, so it completes once. A claim whose job already left
+        `queued`, or was delivered once (its capacity ticket is set), was published before
+        its owner died: it is dropped without a second message, so no provider is called twice.
+        """
+        claims = await self.queue.sweep(kind, owner=self.owner, now=time.time(),
+                                        lease_s=self.settings.claim_lease_s, limit=self.settings.dispatch_ahead)
+        if not claims:
+            return 0
+        jobs = await asyncio.gather(*(self.jobs.get(c.job_id) for c in claims))
+        pending = [c for c, j in zip(claims, jobs, strict=True)
+                   if j is not None and j.status is JobStatus.QUEUED and "schedule" not in j.meta]
+        await self.queue.confirm(kind, [c.job_id for c in claims if c not in pending])
+        moved, _ = await self._publish_claimed(kind, pending)
+        log.warning("re-published jobs claimed by a dispatcher that is gone",
+                    extra={"kind": kind, "claims": len(claims), "published": moved})
+        return moved
 
     async def _publish(self, kind: str, picked: Picked) -> None:
         message = JobMessage(job_id=picked.job_id, org_id=picked.org_id.removesuffix("/batch"), kind=kind)
@@ -142,8 +185,12 @@ class Scheduler:
     async def _dispatch_loop(self, kind: str) -> None:
         # Not only cancellation stops it: a cancel landing inside a publish can be absorbed
         # by the broker client's own shielding, and the loop must still end at close.
+        next_sweep = 0.0
         while not self._closing:
             try:
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self.settings.sweep_interval_s
+                    await self.recover(kind)
                 moved = await self.dispatch(kind)
             except Exception as exc:
                 log.warning("dispatch round failed: %s", type(exc).__name__)
@@ -209,6 +256,9 @@ class Scheduler:
             return None
         now = time.time()
         out: dict[str, Any] = {"priority": PRIORITY_NAMES[self.priority(job)]}
+        if job.meta.get("routing") == "provider":
+            # In a provider's batch (provider_batches.py): no queue position of ours.
+            return {**out, "position": None, "reason": "provider_batch", "expected_start_at": None}
         ticket = job.meta.get("schedule")
         if isinstance(ticket, dict) and ticket.get("attempts") == job.attempts \
                 and float(ticket.get("not_before", 0)) > now:

@@ -72,16 +72,33 @@ class Place:
 
 class FairQueue(Protocol):
     """Per kind, per org, per priority FIFO lists of job ids, dispatched by weighted deficit
-    round robin; a set of dispatched-but-not-started ids bounds what sits in RabbitMQ."""
+    round robin; a set of dispatched-but-not-started ids bounds what sits in RabbitMQ.
+
+    A pick is a claim: each job taken moves, in the same atomic step, to the claims of the
+    dispatcher (`owner`) that took it, and leaves them when its publish is confirmed
+    (`confirm`) or failed (`restore`). A dispatcher that dies in between leaves its claims
+    behind; `sweep` hands those of an owner not seen for a lease to another dispatcher.
+    Every pick and sweep tells the store its owner is alive."""
 
     async def push(self, kind: str, org_id: str, priority: int, job_id: str, weight: float) -> None: ...
 
-    async def pick(self, kind: str, *, now: float, ahead: int, stale_s: float, limit: int) -> list[Picked]:
-        """Up to `ahead` minus the dispatched count (at most `limit`), in DRR order; marks them dispatched."""
+    async def pick(self, kind: str, *, owner: str, now: float, ahead: int, stale_s: float,
+                   limit: int) -> list[Picked]:
+        """Up to `ahead` minus the dispatched count (at most `limit`), in DRR order; marks them
+        dispatched and claimed by `owner`."""
+        ...
+
+    async def confirm(self, kind: str, job_ids: list[str]) -> None:
+        """Their publish was confirmed: drop their claims."""
         ...
 
     async def restore(self, kind: str, picked: list[Picked], weights: dict[str, float]) -> None:
-        """Put back jobs whose publish failed, at the front of their lists."""
+        """Put back jobs whose publish failed, at the front of their lists (claims dropped)."""
+        ...
+
+    async def sweep(self, kind: str, *, owner: str, now: float, lease_s: float, limit: int) -> list[Picked]:
+        """Claims older than `lease_s` whose owner was last seen more than `lease_s` ago, now
+        claimed by `owner` (at most `limit`): the caller publishes them and confirms."""
         ...
 
     async def started(self, kind: str, job_id: str, now: float) -> None: ...
@@ -113,3 +130,22 @@ class BatchStore(Protocol):
         ...
 
     async def get_file(self, file_id: str, org_id: str) -> bytes | None: ...
+
+    async def put_provider_batch(self, batch_id: str, index: int, entry: dict[str, Any]) -> None:
+        """Record (or update) the batch's `index`-th provider batch; the batch is then open
+        (polled) until `close`."""
+        ...
+
+    async def provider_batches(self, batch_id: str) -> list[dict[str, Any]]:
+        """Its provider batches, in index order."""
+        ...
+
+    async def open_batches(self) -> list[str]: ...
+
+    async def close(self, batch_id: str) -> None:
+        """Every provider batch of it has been read: stop polling it."""
+        ...
+
+    async def lease(self, batch_id: str, owner: str, ttl_s: float) -> bool:
+        """Take the batch's poll lease for `ttl_s` (True), unless another owner holds it."""
+        ...

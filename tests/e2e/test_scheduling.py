@@ -83,13 +83,14 @@ async def test_five_times_the_rate_limit_all_succeed_paced_to_the_limit(
         # Unknown at first: the first answers' headers teach the limit.
         later = [t for t in received if t > received[0] + 2 * WINDOW_S]
         assert _max_in_window(later, WINDOW_S) <= R + 3
-    # Throughput after the first window, against the allowed R / window. Configured: the
-    # limit is known from the start (bench: 0.88; 0.84 with the whole suite running on two
-    # cores). Learnt: the first burst's 429s lower the limit by throttle_factor (0.8) while
-    # the backlog reserves its slots (bench: 0.77-0.92).
+    # Throughput after the first window, against the allowed R / window: at least 90%.
+    # Starts are spaced for 95% of R (SCHEDULING_HEADROOM); what is lost beyond that is a
+    # slot per job that came back from a delay queue too late or drew a 429 (bench: 0.94-0.95
+    # in both modes). Learnt: the first burst's 429s state the limit, so they block until
+    # their retry-after without lowering it.
     steady = [t for t in accepted if t >= accepted[0] + WINDOW_S]
     rate = (len(steady) - 1) / (steady[-1] - steady[0])
-    assert rate >= 0.7 * R / WINDOW_S, rate
+    assert rate >= 0.9 * R / WINDOW_S, rate
 
 
 async def _started_at(p: Platform, ids: list[str], headers: dict[str, str]) -> list[float | None]:

@@ -16,8 +16,9 @@ from typing import Any
 
 import orjson
 
-from services.providers.simulator import anthropic_format, mistral_format, openai_format
+from services.providers.simulator import anthropic_format, batch_routes, mistral_format, openai_format
 from services.providers.simulator.answers import answer
+from services.providers.simulator.batches import SimBatches
 from services.providers.simulator.dials import NO_DIALS, Dials, ServerConfig, resolve
 from services.providers.simulator.ratelimit import RateLimits
 
@@ -57,6 +58,7 @@ class SimState:
     # assert what each call of a conversation carried.
     received: dict[str, deque[dict[str, Any]]] = field(default_factory=dict)
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    batches: SimBatches = field(default_factory=SimBatches)
 
     def configure(self, raw: dict[str, Any]) -> None:
         self.config = ServerConfig.parse(raw)
@@ -70,6 +72,7 @@ class SimState:
         self.last.clear()
         self.received.clear()
         self.rate_limits = RateLimits()
+        self.batches = SimBatches()
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -198,6 +201,9 @@ class Simulator:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
+        if batch_routes.handles(path):
+            await self._batch_api(path, scope, receive, send)
+            return
         route = self.routes.get(path) or self._compatible_route(path)
         if route is None:
             await self._control(path, scope, receive, send)
@@ -248,6 +254,21 @@ class Simulator:
                 return
         state.by_status["200"] += 1
         await handler(call, send)
+
+    async def _batch_api(self, path: str, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        """The providers' batch APIs: counted per route like any call, never rate-limited."""
+        raw = await _read_body(receive)
+        self.state.requests += 1
+        self.state.by_route[path] += 1
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+
+        async def answer_with(status: int, body: bytes, *, content_type: bytes = b"application/json") -> None:
+            await respond(send, status, body, content_type=content_type)
+
+        try:
+            await batch_routes.route(self.state.batches, scope["method"], path, headers, raw, answer_with)
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
+            await respond(send, 400, orjson.dumps({"error": {"message": f"bad request: {exc}"}}))
 
     def _compatible_route(self, path: str) -> tuple[str, str, Any] | None:
         """`/<name>/v1/chat/completions` for any other OpenAI-compatible name (a vLLM entry
@@ -321,6 +342,9 @@ class Simulator:
             await respond(send, 200, b'{"ok": true}')
         elif path == "/_sim/ratelimits" and method == "GET":
             await respond(send, 200, orjson.dumps(self.state.rate_limits.stats()))
+        elif path == "/_sim/batches":
+            await respond(send, 200, orjson.dumps(batch_routes.control(self.state.batches, method,
+                                                                       await _read_body(receive))))
         elif path == "/_sim/last" and method == "GET":
             await respond(send, 200, orjson.dumps(self.state.last))
         elif path.startswith("/_sim/received/") and method == "GET":
