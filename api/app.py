@@ -57,6 +57,10 @@ def create_app(
     app = FastAPI(
         title="ai-middleware", version="0.1.0", lifespan=lifespan,
         default_response_class=Json, dependencies=[Depends(enforce_scope), Depends(known_query_params)],
+        # The platform's own TracingMiddleware makes the request spans (and joins them to the
+        # jobs' spans); FastAPI's native telemetry would add a second set, and asking the
+        # OpenTelemetry providers whether it is on cost 1.5% of a proxied call.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     if ctx is not None:
         app.state.ctx = ctx

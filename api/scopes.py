@@ -141,7 +141,8 @@ async def enforce_scope(request: HTTPConnection) -> None:
     if request.scope.get("type") != "http" or method == "OPTIONS":
         return  # the WebSocket authenticates in its protocol; a CORS preflight carries no key
     route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
+    # Not getattr's default: that would build a URL object on every request.
+    path = route.path if route is not None and hasattr(route, "path") else request.scope["path"]
     method = "GET" if method == "HEAD" else method
     if (method, path) not in ROUTE_SCOPES:
         raise Forbidden(f"route {method} {path} has no scope: add it to ROUTE_SCOPES in api/scopes.py",

@@ -26,13 +26,20 @@ async def start_runner(ctx: Context, pools: list[str]) -> Runner:
     """Start consuming `pools` on `ctx`; `await runner.stop()` drains them. The metrics pool
     migrates its database first (best effort)."""
     runner = build_runner(ctx, pools)
+    await _start(ctx, runner, pools)
+    return runner
+
+
+async def _start(ctx: Context, runner: Runner, pools: list[str]) -> None:
+    """What every worker runs beside its consumers, in process or as `index.py worker`:
+    the fair-share dispatch (held jobs reach RabbitMQ only through it) and the provider
+    batch poller."""
     if "metrics" in pools:
         await ctx.metrics.open()
     await runner.start()
     ctx.scheduler.start_dispatching([p for p in pools if p in ctx.executors])
     if "model" in pools:
         ctx.batches.provider.start()  # polls the providers' batch APIs for batches routed there
-    return runner
 
 
 async def run_worker(settings: Settings, pools: list[str]) -> None:
@@ -51,9 +58,7 @@ async def run_worker(settings: Settings, pools: list[str]) -> None:
         "/healthz": runner.health.live, "/readyz": runner.health.ready})
     stop_heartbeat = start_heartbeat(runner.health, ctx.broker)
     try:
-        if "metrics" in pools:
-            await ctx.metrics.open()
-        await runner.start()
+        await _start(ctx, runner, pools)
         freeze_startup_heap()
         await stopping.wait()
         log.info("signal received; draining")

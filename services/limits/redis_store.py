@@ -31,6 +31,9 @@ class RedisLimitCounters:
         self._meet = redis.register_script(MEET)
 
     async def admit(self, rates: list[RateCheck], budgets: list[BudgetCheck]) -> Admission:
+        if not rates and not budgets:
+            # Nothing limits this caller: no round trip (it was ~20% of a submit's CPU).
+            return Admission(True, rates=[])
         keys = [self._prefix + "rl:" + c.key for c in rates] + [self._prefix + "bg:" + b.key for b in budgets]
         args: list[str | int | float] = [len(rates)]
         for c in rates:
