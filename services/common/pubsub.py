@@ -2,8 +2,8 @@
 
 `on_message("*")` is called on every (re)subscription and on every loss: whatever was
 published while unsubscribed is lost, so a listener holding a cache must drop all of it.
-`live` is True only while subscribed. The config cache's listener
-(services/config/redis_cache.py) follows the same loop and can move onto this.
+`live` is True only while subscribed. Used by key revocation (services/auth) and the
+config cache's invalidations (services/config/redis_cache.py).
 """
 
 from __future__ import annotations

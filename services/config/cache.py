@@ -39,8 +39,9 @@ class SharedCache(Protocol):
     async def invalidate(self, key: str) -> None:
         """Bump the generation, drop the value and tell every subscribed process."""
 
-    live: bool
-    """True while subscribed to the channel; level 1 is bypassed otherwise."""
+    @property
+    def live(self) -> bool:
+        """True while subscribed to the channel; level 1 is bypassed otherwise."""
 
     async def start(self, on_invalidate: Callable[[str], None]) -> None:
         """Subscribe; `on_invalidate(key)` runs for each message, with FLUSH_ALL after any

@@ -3,7 +3,6 @@ channel that carries invalidations to every process."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.common.pubsub import Subscription
 from services.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,6 @@ if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then
 end
 return 0
 """
-# Waits between reconnect attempts of the listener: short first, at most 5 s.
-RECONNECT_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 START_WAIT_S = 5.0
 GENERATION_TTL_S = 24 * 3600
 
@@ -34,9 +32,7 @@ class RedisSharedCache:
         self._prefix = f"{prefix}cfg:"
         self.channel = f"{prefix}cfg:invalidate"
         self._set = redis.register_script(SET_IF_GENERATION)
-        self._task: asyncio.Task[None] | None = None
-        # False while the channel is down: level-1 copies may then miss invalidations.
-        self.live = False
+        self._subscription: Subscription | None = None
 
     def _value_key(self, key: str) -> str:
         return f"{self._prefix}v:{key}"
@@ -86,46 +82,19 @@ class RedisSharedCache:
             ) from exc
 
     async def start(self, on_invalidate: Callable[[str], None]) -> None:
-        subscribed = asyncio.Event()
-        self._task = asyncio.create_task(self._listen(on_invalidate, subscribed))
-        # Redis down at start-up must not stop the process: the listener keeps retrying and
-        # level 1 stays off until it is subscribed.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(subscribed.wait(), START_WAIT_S)
+        # Redis down at start-up must not stop the process: the subscription keeps retrying
+        # and level 1 stays off (`live` False) until it is subscribed. On every
+        # (re)subscription and loss it calls `on_invalidate("*")`: anything published
+        # meanwhile was lost, so level 1 starts clean.
+        self._subscription = Subscription(self._r, self.channel, on_invalidate)
+        await self._subscription.start(START_WAIT_S)
 
-    async def _listen(
-        self, on_invalidate: Callable[[str], None], subscribed: asyncio.Event
-    ) -> None:
-        attempt = 0
-        while True:
-            pubsub = self._r.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(self.channel)
-                # Anything published while we were not subscribed is lost: start clean.
-                on_invalidate("*")
-                self.live = True
-                subscribed.set()
-                attempt = 0
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        data = message["data"]
-                        on_invalidate(data.decode() if isinstance(data, bytes) else str(data))
-            except (RedisError, OSError):
-                self.live = False
-                on_invalidate("*")
-                delay = RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)]
-                attempt += 1
-                log.warning("config cache: invalidation channel lost, resubscribing in %ss", delay)
-                await asyncio.sleep(delay)
-            finally:
-                self.live = False
-                with contextlib.suppress(RedisError, OSError):
-                    # types-redis predates redis-py 5's aclose().
-                    await pubsub.aclose()  # type: ignore[attr-defined]
+    @property
+    def live(self) -> bool:
+        """False while the channel is down: level-1 copies may then miss invalidations."""
+        return self._subscription is not None and self._subscription.live
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._subscription is not None:
+            await self._subscription.close()
+            self._subscription = None
