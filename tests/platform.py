@@ -46,6 +46,15 @@ class Platform:
                 return body
             await asyncio.sleep(0.05)
 
+    async def batch_until(self, batch_id: str, statuses: set[str], timeout_s: float = 120) -> dict[str, Any]:
+        """Poll the batch until its status is one of `statuses`."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                batch = (await self.client.get(f"/api/v1/batches/{batch_id}", headers=self.org_a)).json()
+                if batch["status"] in statuses:
+                    return dict(batch)
+                await asyncio.sleep(0.1)
+
 
 @asynccontextmanager
 async def platform(backend: str, unique: str, data_dir: Path, *, workers: bool = True,

@@ -126,7 +126,7 @@ class OpenAIHttp:
             connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, ssl=ssl_context(),
                                              keepalive_timeout=KEEPALIVE_S, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, json_serialize=_dumps_str,
+                connector=connector, timeout=self._timeout,
                 headers={"User-Agent": "ai-middleware", "Content-Type": "application/json"},
                 max_line_size=MAX_LINE, max_field_size=MAX_LINE,
             )
@@ -163,7 +163,3 @@ class OpenAIHttp:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
-
-
-def _dumps_str(value: Any) -> str:
-    return orjson.dumps(value).decode()

@@ -4,15 +4,13 @@ the openai SDK's files + batches API, progress counts, results, and cancel."""
 from __future__ import annotations
 
 import asyncio
-import io
 from pathlib import Path
 from typing import Any
 
-import httpx2
-import openai
 import orjson
 
-from tests.platform import Platform, platform
+from tests.e2e.batch_support import sdk_batch
+from tests.platform import platform
 
 N = 1000
 
@@ -23,20 +21,11 @@ def _requests(n: int) -> list[dict[str, Any]]:
             for i in range(n)]
 
 
-async def _until_status(p: Platform, batch_id: str, statuses: set[str], timeout_s: float = 120) -> dict[str, Any]:
-    async with asyncio.timeout(timeout_s):
-        while True:
-            batch = (await p.client.get(f"/api/v1/batches/{batch_id}", headers=p.org_a)).json()
-            if batch["status"] in statuses:
-                return dict(batch)
-            await asyncio.sleep(0.2)
-
-
 async def test_a_thousand_request_batch_runs_with_counts_and_jsonl_results(unique: str, tmp_path: Path) -> None:
     async with platform("real", unique, tmp_path, concurrency=50) as p:
         created = await p.client.post("/api/v1/batches", json={"requests": _requests(N)}, headers=p.org_a)
         assert created.status_code == 201, created.text
-        batch = await _until_status(p, created.json()["id"], {"completed"})
+        batch = await p.batch_until(created.json()["id"], {"completed"})
         assert batch["counts"] == {"succeeded": N, "failed": 0, "cancelled": 0, "completed": N, "total": N}
         results = await p.client.get(f"/api/v1/batches/{batch['id']}/results", headers=p.org_a)
         lines = [orjson.loads(line) for line in results.content.splitlines()]
@@ -69,7 +58,7 @@ async def test_cancel_stops_the_remaining_jobs(unique: str, tmp_path: Path) -> N
         await asyncio.sleep(0.5)
         cancelled = await p.client.post(f"/api/v1/batches/{created['id']}/cancel", headers=p.org_a)
         assert cancelled.status_code == 200
-        batch = await _until_status(p, created["id"], {"cancelled"})
+        batch = await p.batch_until(created["id"], {"cancelled"})
         counts = batch["counts"]
         assert counts["cancelled"] > 100 and counts["succeeded"] < 100
         assert counts["succeeded"] + counts["failed"] + counts["cancelled"] == 200
@@ -77,25 +66,10 @@ async def test_cancel_stops_the_remaining_jobs(unique: str, tmp_path: Path) -> N
 
 async def test_the_openai_sdk_uploads_creates_polls_and_downloads(unique: str, tmp_path: Path) -> None:
     async with platform("real", unique, tmp_path, concurrency=50) as p:
-        transport = httpx2.ASGITransport(app=p.client._transport.app)  # type: ignore[attr-defined]
-        client = openai.AsyncOpenAI(base_url="http://test/v1", api_key=p.org_a["Authorization"][7:],
-                                    http_client=httpx2.AsyncClient(transport=transport, base_url="http://test"))
-        lines = [{"custom_id": f"q{i}", "method": "POST", "url": "/v1/chat/completions",
-                  "body": {"model": "mock/mock-0ms", "messages": [{"role": "user", "content": f"hi {i}"}]}}
-                 for i in range(N)]
-        upload = await client.files.create(file=("in.jsonl", io.BytesIO(b"\n".join(orjson.dumps(x) for x in lines))),
-                                           purpose="batch")
-        batch = await client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
-                                            completion_window="24h")
-        async with asyncio.timeout(120):
-            while batch.status not in ("completed", "failed", "cancelled"):
-                await asyncio.sleep(0.2)
-                batch = await client.batches.retrieve(batch.id)
+        batch, rows = await sdk_batch(p, "mock/mock-0ms", N)
         assert batch.status == "completed"
         assert batch.request_counts is not None and batch.request_counts.completed == N
         assert batch.output_file_id
-        output = await client.files.content(batch.output_file_id)
-        rows = [orjson.loads(line) for line in output.content.splitlines()]
         assert len(rows) == N
         assert all(r["response"]["status_code"] == 200 for r in rows)
         assert rows[0]["response"]["body"]["choices"][0]["message"]["content"]

@@ -6,13 +6,10 @@ provider, and a short completion window stays on jobs."""
 from __future__ import annotations
 
 import asyncio
-import io
 from pathlib import Path
 from typing import Any
 
 import httpx
-import httpx2
-import openai
 import orjson
 import pytest
 
@@ -20,7 +17,8 @@ from services.providers.batch_api import BATCH_DISCOUNT
 from services.providers.pricing import cost_usd
 from services.providers.simulator.server import RunningSimulator
 from services.providers.types import Usage
-from tests.platform import Platform, platform
+from tests.e2e.batch_support import sdk_batch
+from tests.platform import platform
 
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
 
@@ -40,15 +38,6 @@ def _requests(provider: str, n: int) -> list[dict[str, Any]]:
         "messages": [{"role": "user", "content": f"line {i}"}]}} for i in range(n)]
 
 
-async def _until(p: Platform, batch_id: str, statuses: set[str]) -> dict[str, Any]:
-    async with asyncio.timeout(30):
-        while True:
-            batch = (await p.client.get(f"/api/v1/batches/{batch_id}", headers=p.org_a)).json()
-            if batch["status"] in statuses:
-                return dict(batch)
-            await asyncio.sleep(0.1)
-
-
 async def _sim(sim: RunningSimulator, path: str) -> Any:
     async with httpx.AsyncClient(base_url=sim.url) as c:
         return (await c.get(path)).json()
@@ -61,7 +50,7 @@ async def test_a_24h_batch_goes_to_the_providers_batch_api_and_maps_back_per_cus
     async with platform("real", unique, tmp_path, pools=["model", "metrics"]) as p:
         created = await p.client.post("/api/v1/batches", json={"requests": _requests(provider, 5)}, headers=p.org_a)
         assert created.status_code == 201, created.text
-        batch = await _until(p, created.json()["id"], {"completed"})
+        batch = await p.batch_until(created.json()["id"], {"completed"})
         assert batch["counts"]["succeeded"] == 5 and batch["provider_requests"] == 5
         results = await p.client.get(f"/api/v1/batches/{batch['id']}/results", headers=p.org_a)
         lines = {row["custom_id"]: row for row in map(orjson.loads, results.content.splitlines())}
@@ -90,23 +79,9 @@ async def test_the_openai_sdk_batch_of_anthropic_requests_is_routed_to_message_b
     providers_on_sim: RunningSimulator, unique: str, tmp_path: Path,
 ) -> None:
     async with platform("real", unique, tmp_path) as p:
-        transport = httpx2.ASGITransport(app=p.client._transport.app)  # type: ignore[attr-defined]
-        client = openai.AsyncOpenAI(base_url="http://test/v1", api_key=p.org_a["Authorization"][7:],
-                                    http_client=httpx2.AsyncClient(transport=transport, base_url="http://test"))
-        model = f"anthropic/{MODELS['anthropic']}"
-        lines = [{"custom_id": f"q{i}", "method": "POST", "url": "/v1/chat/completions",
-                  "body": {"model": model, "messages": [{"role": "user", "content": f"hi {i}"}]}} for i in range(3)]
-        upload = await client.files.create(file=("in.jsonl", io.BytesIO(b"\n".join(orjson.dumps(x) for x in lines))),
-                                           purpose="batch")
-        batch = await client.batches.create(input_file_id=upload.id, endpoint="/v1/chat/completions",
-                                            completion_window="24h")
-        async with asyncio.timeout(30):
-            while batch.status not in ("completed", "failed", "cancelled"):
-                await asyncio.sleep(0.1)
-                batch = await client.batches.retrieve(batch.id)
+        batch, output = await sdk_batch(p, f"anthropic/{MODELS['anthropic']}", 3, timeout_s=30)
         assert batch.status == "completed" and batch.output_file_id
-        output = await client.files.content(batch.output_file_id)
-        rows = {r["custom_id"]: r for r in map(orjson.loads, output.content.splitlines())}
+        rows = {r["custom_id"]: r for r in output}
     assert rows["q2"]["response"]["body"]["choices"][0]["message"]["content"] == "sim: hi 2"
     assert [b["provider"] for b in await _sim(providers_on_sim, "/_sim/batches")] == ["anthropic"]
 
@@ -123,13 +98,13 @@ async def test_cancel_reaches_the_provider_batch(
         async with asyncio.timeout(30):  # the ASGI client has no timeout of its own
             cancelled = await p.client.post(f"/api/v1/batches/{created['id']}/cancel", headers=p.org_a)
         assert cancelled.status_code == 200
-        batch = await _until(p, created["id"], {"cancelled"})
+        batch = await p.batch_until(created["id"], {"cancelled"})
         assert batch["counts"]["cancelled"] == 4
         [remote] = await _sim(providers_on_sim, "/_sim/batches")
         assert remote["status"] == "cancelled"
         # The provider's cancelled lines arrive after the jobs were cancelled: nothing changes.
         await asyncio.sleep(0.5)
-        assert (await _until(p, created["id"], {"cancelled"}))["counts"]["cancelled"] == 4
+        assert (await p.batch_until(created["id"], {"cancelled"}))["counts"]["cancelled"] == 4
 
 
 async def test_a_short_completion_window_stays_on_jobs_and_provider_routing_refuses_it(
@@ -139,7 +114,7 @@ async def test_a_short_completion_window_stays_on_jobs_and_provider_routing_refu
         created = await p.client.post("/api/v1/batches", json={"requests": _requests("openai", 3),
                                                                "completion_window": "1h"}, headers=p.org_a)
         assert created.status_code == 201 and created.json()["provider_requests"] == 0
-        assert (await _until(p, created.json()["id"], {"completed"}))["counts"]["succeeded"] == 3
+        assert (await p.batch_until(created.json()["id"], {"completed"}))["counts"]["succeeded"] == 3
         refused = await p.client.post("/api/v1/batches", json={
             "requests": _requests("openai", 2), "completion_window": "1h", "routing": "provider"}, headers=p.org_a)
         assert refused.status_code == 422 and "requests[0].payload" in refused.text
@@ -157,5 +132,5 @@ async def test_a_provider_batch_submitted_before_a_restart_is_polled_by_the_next
     # A new process (same Redis; a new key of the same org) finds the provider batch in the
     # store and finishes it.
     async with platform("real", unique, tmp_path) as p:
-        batch = await _until(p, created["id"], {"completed"})
+        batch = await p.batch_until(created["id"], {"completed"})
     assert batch["counts"]["succeeded"] == 3

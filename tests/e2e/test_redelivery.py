@@ -13,25 +13,8 @@ import pytest
 from services.jobs.model import JobKind, JobStatus
 from tests.backends import context, make_settings
 from tests.conftest import require_env
+from tests.e2e.jobs_support import completions, wait_status
 from tests.e2e.processes import start_worker
-
-
-async def _wait_status(ctx, job_id: str, status: JobStatus, timeout: float = 30) -> None:
-    for _ in range(int(timeout / 0.05)):
-        job = await ctx.jobs.get(job_id)
-        if job is not None and job.status == status:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"job {job_id} never reached {status}: {job}")
-
-
-async def _count_completions(ctx, channel_prefix: str, seen: list[str], ready: asyncio.Event) -> None:
-    pubsub = ctx.redis.pubsub()
-    await pubsub.subscribe(f"{channel_prefix}jobs:done")
-    ready.set()
-    async for message in pubsub.listen():
-        if message["type"] == "message":
-            seen.append(message["data"].decode())
 
 
 async def submit(ctx, body: dict):  # type: ignore[no-untyped-def]
@@ -46,33 +29,29 @@ async def test_worker_killed_mid_job_redelivers_and_completes_once(unique: str, 
     settings = make_settings("real", unique, tmp_path)
     async with context(settings) as ctx:
         await ctx.broker.declare(["jobs.model"])
-        completions: list[str] = []
-        ready = asyncio.Event()
-        counter = asyncio.create_task(_count_completions(ctx, settings.redis.key_prefix, completions, ready))
-        await ready.wait()
-        first = start_worker(settings)
-        try:
-            created = await submit(ctx, _payload("mock-1500ms"))
-            job_id = created.job.id
-            await _wait_status(ctx, job_id, JobStatus.RUNNING)
-            first.send_signal(signal.SIGKILL)  # no drain, no ack: the broker must redeliver
-            first.wait(10)
-            second = start_worker(settings)
+        async with completions(ctx, settings.redis.key_prefix) as completed:
+            first = start_worker(settings)
             try:
-                await _wait_status(ctx, job_id, JobStatus.SUCCEEDED)
-                await asyncio.sleep(0.5)
+                created = await submit(ctx, _payload("mock-1500ms"))
+                job_id = created.job.id
+                await wait_status(ctx, job_id, JobStatus.RUNNING)
+                first.send_signal(signal.SIGKILL)  # no drain, no ack: the broker must redeliver
+                first.wait(10)
+                second = start_worker(settings)
+                try:
+                    await wait_status(ctx, job_id, JobStatus.SUCCEEDED)
+                    await asyncio.sleep(0.5)
+                finally:
+                    second.send_signal(signal.SIGTERM)
+                    second.wait(20)
             finally:
-                second.send_signal(signal.SIGTERM)
-                second.wait(20)
-        finally:
-            if first.poll() is None:
-                first.kill()
-            counter.cancel()
+                if first.poll() is None:
+                    first.kill()
         job = await ctx.jobs.get(job_id)
         assert job is not None and job.status == JobStatus.SUCCEEDED
         assert job.attempts == 2  # started once by each worker
         assert job.result and job.result["content"] == "echo: x"
-        assert completions.count(job_id) == 1
+        assert completed.count(job_id) == 1
 
 
 async def test_sigterm_drains_in_flight_jobs_before_exit(unique: str, tmp_path) -> None:
@@ -83,7 +62,7 @@ async def test_sigterm_drains_in_flight_jobs_before_exit(unique: str, tmp_path) 
         try:
             ids = [(await submit(ctx, _payload("mock-1000ms"))).job.id for _ in range(5)]
             for job_id in ids:
-                await _wait_status(ctx, job_id, JobStatus.RUNNING)
+                await wait_status(ctx, job_id, JobStatus.RUNNING)
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(30) == 0
         finally:
@@ -125,7 +104,7 @@ async def test_rabbitmq_restart_mid_run_consumer_resumes_and_every_job_finishes(
                 except Exception:
                     await asyncio.sleep(0.2)  # consumers are still being restored
             for job_id in before + after:
-                await _wait_status(ctx, job_id, JobStatus.SUCCEEDED, timeout=60)
+                await wait_status(ctx, job_id, JobStatus.SUCCEEDED, timeout=60)
         finally:
             await stop()
         assert len(after) >= 20

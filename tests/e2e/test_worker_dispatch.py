@@ -8,8 +8,8 @@ from pathlib import Path
 
 from services.jobs.model import JobKind, JobStatus
 from tests.backends import context, make_settings
+from tests.e2e.jobs_support import wait_status
 from tests.e2e.processes import start_worker, stop_all
-from tests.e2e.test_redelivery import _wait_status
 
 AHEAD = 5
 
@@ -24,6 +24,6 @@ async def test_a_worker_process_dispatches_every_held_job(unique: str, tmp_path:
         worker = start_worker(settings, SCHEDULING_DISPATCH_AHEAD=str(AHEAD))
         try:
             for job_id in ids:
-                await _wait_status(ctx, job_id, JobStatus.SUCCEEDED, timeout=120)
+                await wait_status(ctx, job_id, JobStatus.SUCCEEDED, timeout=120)
         finally:
             stop_all([worker])
