@@ -16,7 +16,6 @@ from bson import Binary
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
-from config import MongoSettings
 from services.config.mongo_client import MongoDatabase
 from services.config.paging import Page, page_of
 from services.errors import Conflict
@@ -37,40 +36,31 @@ def _from(cls: Any, doc: dict[str, Any] | None) -> Any:
     return cls.model_validate(doc)
 
 
-class MongoRagRepository:
-    def __init__(self, settings: MongoSettings | None = None, *, database: Any = None) -> None:
-        # The process's shared database when given; else its own client, opened at connect.
-        self._mongo = MongoDatabase(settings, database=database)
-
-    @property
-    def _db(self) -> Any:
-        return self._mongo.db
+class MongoRagRepository(MongoDatabase):
+    """Opens the process's shared database when given one, else its own client at connect."""
 
     async def connect(self) -> None:
-        await self._mongo.connect()
-        await self._db.rag_collections.create_index([("org_id", ASCENDING), ("name", ASCENDING)], unique=True)
-        await self._db.rag_documents.create_index(
+        await super().connect()
+        await self.db.rag_collections.create_index([("org_id", ASCENDING), ("name", ASCENDING)], unique=True)
+        await self.db.rag_documents.create_index(
             [("org_id", ASCENDING), ("collection_id", ASCENDING), ("key", ASCENDING)], unique=True)
-
-    async def close(self) -> None:
-        await self._mongo.close()
 
     async def create_collection(self, collection: Collection) -> Collection:
         try:
-            await self._db.rag_collections.insert_one(_doc(collection))
+            await self.db.rag_collections.insert_one(_doc(collection))
         except DuplicateKeyError as exc:
             raise Conflict(f"a collection named {collection.name!r} exists", code="name_taken") from exc
         return collection
 
     async def get_collection(self, org_id: str, collection_id: str) -> Collection | None:
-        found = await self._db.rag_collections.find_one({"_id": collection_id, "org_id": org_id})
+        found = await self.db.rag_collections.find_one({"_id": collection_id, "org_id": org_id})
         return _from(Collection, found)  # type: ignore[no-any-return]
 
     async def list_collections(self, org_id: str, *, limit: int, cursor: str | None = None) -> Page[Collection]:
         query: dict[str, Any] = {"org_id": org_id}
         if cursor:
             query["_id"] = {"$gt": cursor}
-        rows = await self._db.rag_collections.find(query).sort("_id", ASCENDING).limit(limit + 1).to_list(None)
+        rows = await self.db.rag_collections.find(query).sort("_id", ASCENDING).limit(limit + 1).to_list(None)
         return page_of([_from(Collection, r) for r in rows], limit, lambda c: c.id)
 
     async def update_collection(self, org_id: str, collection_id: str, changes: dict[str, Any]) -> Collection | None:
@@ -79,33 +69,33 @@ class MongoRagRepository:
             return None
         updated = found.model_copy(update={**changes, "updated_at": time.time()})
         try:
-            await self._db.rag_collections.replace_one({"_id": collection_id, "org_id": org_id}, _doc(updated))
+            await self.db.rag_collections.replace_one({"_id": collection_id, "org_id": org_id}, _doc(updated))
         except DuplicateKeyError as exc:
             raise Conflict(f"a collection named {changes.get('name')!r} exists", code="name_taken") from exc
         return updated
 
     async def delete_collection(self, org_id: str, collection_id: str) -> bool:
-        result = await self._db.rag_collections.delete_one({"_id": collection_id, "org_id": org_id})
+        result = await self.db.rag_collections.delete_one({"_id": collection_id, "org_id": org_id})
         if not result.deleted_count:
             return False
-        ids = [d["_id"] for d in await self._db.rag_documents.find(
+        ids = [d["_id"] for d in await self.db.rag_documents.find(
             {"org_id": org_id, "collection_id": collection_id}, {"_id": 1}).to_list(None)]
-        await self._db.rag_documents.delete_many({"org_id": org_id, "collection_id": collection_id})
-        await self._db.rag_sources.delete_many({"_id": {"$in": ids}})
+        await self.db.rag_documents.delete_many({"org_id": org_id, "collection_id": collection_id})
+        await self.db.rag_sources.delete_many({"_id": {"$in": ids}})
         return True
 
     async def save_document(self, document: Document) -> None:
         try:
-            await self._db.rag_documents.replace_one({"_id": document.id}, _doc(document), upsert=True)
+            await self.db.rag_documents.replace_one({"_id": document.id}, _doc(document), upsert=True)
         except DuplicateKeyError as exc:
             raise Conflict("a document with this key exists", code="document_exists") from exc
 
     async def get_document(self, org_id: str, document_id: str) -> Document | None:
-        found = await self._db.rag_documents.find_one({"_id": document_id, "org_id": org_id})
+        found = await self.db.rag_documents.find_one({"_id": document_id, "org_id": org_id})
         return _from(Document, found)  # type: ignore[no-any-return]
 
     async def find_document(self, org_id: str, collection_id: str, key: str) -> Document | None:
-        found = await self._db.rag_documents.find_one({"org_id": org_id, "collection_id": collection_id, "key": key})
+        found = await self.db.rag_documents.find_one({"org_id": org_id, "collection_id": collection_id, "key": key})
         return _from(Document, found)  # type: ignore[no-any-return]
 
     async def list_documents(
@@ -114,7 +104,7 @@ class MongoRagRepository:
         query: dict[str, Any] = {"org_id": org_id, "collection_id": collection_id}
         if cursor:
             query["_id"] = {"$gt": cursor}
-        rows = await self._db.rag_documents.find(query).sort("_id", ASCENDING).limit(limit + 1).to_list(None)
+        rows = await self.db.rag_documents.find(query).sort("_id", ASCENDING).limit(limit + 1).to_list(None)
         return page_of([_from(Document, r) for r in rows], limit, lambda d: d.id)
 
     async def update_document(self, org_id: str, document_id: str, changes: dict[str, Any]) -> Document | None:
@@ -122,23 +112,23 @@ class MongoRagRepository:
         if found is None:
             return None
         updated = found.model_copy(update={**changes, "updated_at": time.time()})
-        await self._db.rag_documents.replace_one({"_id": document_id, "org_id": org_id}, _doc(updated))
+        await self.db.rag_documents.replace_one({"_id": document_id, "org_id": org_id}, _doc(updated))
         return updated
 
     async def delete_document(self, org_id: str, document_id: str) -> bool:
-        result = await self._db.rag_documents.delete_one({"_id": document_id, "org_id": org_id})
+        result = await self.db.rag_documents.delete_one({"_id": document_id, "org_id": org_id})
         if not result.deleted_count:
             return False
         await self.drop_source(document_id)
         return True
 
     async def put_source(self, document_id: str, data: bytes) -> None:
-        await self._db.rag_sources.replace_one({"_id": document_id}, {"_id": document_id, "data": Binary(data)},
+        await self.db.rag_sources.replace_one({"_id": document_id}, {"_id": document_id, "data": Binary(data)},
                                                upsert=True)
 
     async def get_source(self, document_id: str) -> bytes | None:
-        found = await self._db.rag_sources.find_one({"_id": document_id})
+        found = await self.db.rag_sources.find_one({"_id": document_id})
         return bytes(found["data"]) if found else None
 
     async def drop_source(self, document_id: str) -> None:
-        await self._db.rag_sources.delete_one({"_id": document_id})
+        await self.db.rag_sources.delete_one({"_id": document_id})

@@ -17,7 +17,6 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from config import MongoSettings
 from services.config.mongo_client import MongoDatabase
 from services.config.paging import Page, page_of
 from services.errors import NotFound
@@ -41,17 +40,11 @@ def _message(doc: dict[str, Any]) -> ThreadMessage:
     return ThreadMessage.model_validate({**doc, "id": doc["_id"]})
 
 
-class MongoThreadStore:
-    def __init__(self, settings: MongoSettings | None = None, *, database: Any = None) -> None:
-        # The process's shared database when given; else its own client, opened at connect.
-        self._mongo = MongoDatabase(settings, database=database)
-
-    @property
-    def db(self) -> Any:
-        return self._mongo.db
+class MongoThreadStore(MongoDatabase):
+    """Opens the process's shared database when given one, else its own client at connect."""
 
     async def connect(self) -> None:
-        await self._mongo.connect()
+        await super().connect()
         threads, messages = self.db.threads, self.db.thread_messages
         await threads.create_index([("org_id", ASCENDING), ("_id", DESCENDING)])
         await threads.create_index([("org_id", ASCENDING), ("bridge_id", ASCENDING), ("_id", DESCENDING)])
@@ -60,9 +53,6 @@ class MongoThreadStore:
             [("thread_id", ASCENDING), ("job_id", ASCENDING), ("seq", ASCENDING)], unique=True,
             name="thread_job_seq_unique")
         await messages.create_index([("thread_id", ASCENDING), ("turn", ASCENDING), ("seq", ASCENDING)])
-
-    async def close(self) -> None:
-        await self._mongo.close()
 
     async def create_thread(self, thread: Thread) -> None:
         await self.db.threads.insert_one(_doc(thread))

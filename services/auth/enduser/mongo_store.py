@@ -3,27 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from config import MongoSettings
 from services.auth.enduser.model import ChatbotAuth
 from services.config.mongo_client import MongoDatabase
 
 
-class MongoChatbotAuthStore:
-    def __init__(self, settings: MongoSettings | None = None, *, database: Any = None) -> None:
-        # The process's shared database when given; else its own client, opened at connect.
-        self._mongo = MongoDatabase(settings, database=database)
-
-    @property
-    def db(self) -> Any:
-        return self._mongo.db
-
-    async def connect(self) -> None:
-        await self._mongo.connect()
-
-    async def close(self) -> None:
-        await self._mongo.close()
+class MongoChatbotAuthStore(MongoDatabase):
+    """Opens the process's shared database when given one, else its own client at connect."""
 
     async def get(self, org_id: str) -> ChatbotAuth | None:
         doc = await self.db.chatbot_auth.find_one({"_id": org_id})
