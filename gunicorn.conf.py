@@ -13,7 +13,8 @@ if workers > 1 and not (os.environ.get("QUEUE_CONNECTIONURL") and os.environ.get
     # worker would 404 on the others at random.
     sys.exit(f"gunicorn with {workers} workers needs QUEUE_CONNECTIONURL and REDIS_URI: the embedded "
              "backends live inside one process. Set both, or run one worker (WEB_CONCURRENCY=1).")
-worker_class = "uvicorn_worker.UvicornWorker"
+# uvloop, and one socket write per event-loop turn (api/serving.py).
+worker_class = "api.serving.Worker"
 # Requests may wait up to JOBS_MAX_WAIT_S (60 s) for a job; leave headroom above that.
 timeout = 90
 graceful_timeout = 30

@@ -127,8 +127,10 @@ def build_app(settings: Settings | None = None, *, with_workers: bool | None = N
 def _serve(app: FastAPI, settings: Settings) -> None:
     import uvicorn
 
+    from api.serving import HttpProtocol
+
     uvicorn.run(app, host=settings.app.host, port=settings.app.port, loop="uvloop",
-                http="httptools", log_config=None, access_log=False, timeout_graceful_shutdown=30)
+                http=HttpProtocol, log_config=None, access_log=False, timeout_graceful_shutdown=30)
 
 
 def _configure() -> Settings:

@@ -12,11 +12,10 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api import errors, openapi
-from api.asgi import AllowedMethods, BodyLimit, RequestId
 from api.deps import known_query_params
 from api.drain import install_drain
+from api.edge import Edge
 from api.fastpath import ChatCompletionsFastPath
-from api.middleware import PrometheusMiddleware, TracingMiddleware
 from api.responses import Json
 from api.routes import all_routers, chatbot_ws
 from api.routes import chatbot as chatbot_routes
@@ -57,7 +56,7 @@ def create_app(
     app = FastAPI(
         title="ai-middleware", version="0.1.0", lifespan=lifespan,
         default_response_class=Json, dependencies=[Depends(enforce_scope), Depends(known_query_params)],
-        # The platform's own TracingMiddleware makes the request spans (and joins them to the
+        # The platform's own Edge layer makes the request spans (and joins them to the
         # jobs' spans); FastAPI's native telemetry would add a second set, and asking the
         # OpenTelemetry providers whether it is on cost 1.5% of a proxied call.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -74,14 +73,9 @@ def create_app(
     app.include_router(chatbot_routes.router)
     app.include_router(chatbot_ws.router)
     resolved = settings or (ctx.settings if ctx else None) or load_settings()
-    # Innermost: behind the body limit, request id, metrics and tracing like every route.
+    # Innermost: behind the Edge's body limit, request id, metrics and tracing like every route.
     app.add_middleware(ChatCompletionsFastPath)
-    app.add_middleware(BodyLimit, max_bytes=resolved.app.max_body_bytes,
+    app.add_middleware(Edge, max_bytes=resolved.app.max_body_bytes, paths=lambda: app.openapi()["paths"],
                        bulk_prefixes=("/api/v1/batches", "/v1/files"),
                        bulk_max_bytes=resolved.scheduling.batch_max_bytes)
-    app.add_middleware(AllowedMethods, paths=lambda: app.openapi()["paths"])
-    app.add_middleware(RequestId)
-    app.add_middleware(TracingMiddleware)
-    # Outermost, so a request refused by an inner middleware (413) is counted too.
-    app.add_middleware(PrometheusMiddleware)
     return app

@@ -58,6 +58,14 @@ def _replay(body: bytes, receive: Any) -> Any:
     return replayed
 
 
+class _HeaderSink(Response):
+    """The route's `response` parameter: where it sets headers (rate limits), nothing else.
+    A plain Response would render an empty body and its Content-Length, to be deleted."""
+
+    def __init__(self) -> None:  # no body, no default headers
+        self.raw_headers = []
+
+
 class ChatCompletionsFastPath:
     """Pure ASGI, innermost of the middleware (inside the body limit, request id, metrics
     and tracing), in front of the FastAPI router."""
@@ -93,8 +101,7 @@ class ChatCompletionsFastPath:
             if caller is None:  # an end user's token: the route's own dependencies resolve it
                 await self.app(scope, replayed, send)
                 return
-            headers = Response()
-            del headers.headers["content-length"]
+            headers = _HeaderSink()
             result = await openai_compat.chat_completions(
                 body=request, ctx=await get_ctx(http), org_id=caller.org_id,
                 gate=await get_gate(http), response=headers)

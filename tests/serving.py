@@ -10,13 +10,15 @@ from typing import Any
 
 import uvicorn
 
+from api.serving import HttpProtocol
+
 
 @contextlib.asynccontextmanager
 async def serve(app: Any) -> AsyncIterator[str]:
     """Yield the base URL (http://127.0.0.1:PORT) while `app` is served."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", http=HttpProtocol))
     # Leave the process's signal handlers (pytest's Ctrl+C) alone.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -115,6 +116,29 @@ def test_gunicorn_with_several_workers_and_no_backends_refuses_to_start(tmp_path
     assert done.returncode != 0
     assert "needs QUEUE_CONNECTIONURL and REDIS_URI" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_gunicorn_with_one_worker_serves_the_api_on_its_own_protocol(tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "index:app", "-c", "gunicorn.conf.py"],
+                              env=clean_env(tmp_path, WEB_CONCURRENCY="1", PORT=str(port)), cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        answer = None
+        for _ in range(300):
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthcheck", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.communicate()[0]
+                time.sleep(0.1)
+        assert answer is not None and answer.status_code == 200
+        assert answer.headers["x-request-id"]
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "Using worker: api.serving.Worker" in output
+    assert "Traceback" not in output
 
 
 def test_a_worker_without_a_broker_says_it_has_nothing_to_consume(tmp_path: Path) -> None:

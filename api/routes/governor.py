@@ -63,10 +63,12 @@ class Gate:
 
     async def settle(self, meta: dict[str, Any] | None) -> None:
         """An inline run ended: charge what it used (nothing if it never answered)."""
-        if self.admitted is not None:
-            await self.governor.settle(self.admitted.reservation, actual(meta or {}))
-            self.admitted = Admitted(self.admitted.reservation.model_copy(update={"tokens": [], "budgets": []}),
-                                     self.admitted.headers, self.admitted.slots)
+        admitted = self.admitted
+        if admitted is None or not (admitted.reservation.tokens or admitted.reservation.budgets):
+            return  # nothing was reserved, so nothing is charged
+        await self.governor.settle(admitted.reservation, actual(meta or {}))
+        self.admitted = Admitted(admitted.reservation.model_copy(update={"tokens": [], "budgets": []}),
+                                 admitted.headers, admitted.slots)
 
     def answer(self, response: R) -> R:
         if self.admitted is not None:
