@@ -12,8 +12,10 @@ Where redaction applies follows `redact_in` (provider, record, or both):
 
 A queued job's worker reads its request back from the record, so with `record` alone the
 record holds the original while the job waits and is redacted when it finishes; with
-`both` it is redacted from the start. Chatbot thread messages hold what the turn's
-executor is given (the provider's view): see the README.
+`both` it is redacted from the start. A chatbot turn's thread keeps its messages redacted
+whenever the record is: with `provider` or `both` it stores the redacted text it was given,
+with `record` alone the turn's payload carries `memory_redact` and the executor redacts
+what it stores.
 """
 
 from __future__ import annotations
@@ -58,7 +60,12 @@ class PolicyRun:
             classify = classifier(self._completer, self.policy.moderation, org_id=job.org_id, job_id=job.id,
                                   attempts=attempts)
             await service.moderate(self.policy, payload, classify)
-        return service.apply(self.policy, payload, stage=Stage.PROVIDER)
+        sent = service.apply(self.policy, payload, stage=Stage.PROVIDER)
+        if (self._redacts(Stage.RECORD) and not self._redacts(Stage.PROVIDER)
+                and "memory_redact" in type(sent).model_fields):
+            # A chatbot turn: the provider gets the original, its thread keeps it redacted.
+            sent = sent.model_copy(update={"memory_redact": list(self.policy.redact)})
+        return sent
 
     def queued_request(self, request: dict[str, Any]) -> dict[str, Any]:
         # The worker needs the original unless the provider is sent the redacted text too.

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from services.chat.schemas import ChatJobPayload
 from services.errors import Invalid, Unavailable
-from services.guardrails.model import GuardrailPolicy, Stage
+from services.guardrails.model import GuardrailPolicy, PiiKind, Stage
 from services.guardrails.redact import redact
 from services.providers.types import Message
 
@@ -49,12 +49,13 @@ def check_block_list(policy: GuardrailPolicy, payload: ChatJobPayload) -> None:
                           code="content_blocked")
 
 
-def _redact_message(message: Message, policy: GuardrailPolicy, found: Counter[str]) -> Message:
+def redact_message(message: Message, kinds: list[PiiKind], found: Counter[str] | None = None) -> Message:
+    """`message` with the PII of `kinds` redacted from its text (and text parts)."""
     if isinstance(message.content, str):
-        return message.model_copy(update={"content": redact(message.content, policy.redact, found)})
+        return message.model_copy(update={"content": redact(message.content, kinds, found)})
     if not message.content:
         return message
-    parts = [p.model_copy(update={"text": redact(p.text, policy.redact, found)}) if p.text else p
+    parts = [p.model_copy(update={"text": redact(p.text, kinds, found)}) if p.text else p
              for p in message.content]
     return message.model_copy(update={"content": parts})
 
@@ -73,7 +74,7 @@ def apply(policy: GuardrailPolicy | None, payload: P, *, stage: Stage = Stage.PR
     found: Counter[str] = Counter()
     out = payload.model_copy(update={
         "system": redact(payload.system, policy.redact, found) if payload.system else payload.system,
-        "messages": [_redact_message(m, policy, found) for m in payload.messages],
+        "messages": [redact_message(m, policy.redact, found) for m in payload.messages],
     })
     if found:
         log.info("pii redacted", extra={"stage": stage.value, "counts": dict(found)})

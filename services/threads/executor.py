@@ -23,6 +23,8 @@ from services.bridges.model import MemoryPolicy
 from services.chat.completer import ChatCompleter
 from services.chat.schemas import ChatJobPayload
 from services.errors import Permanent
+from services.guardrails.model import PiiKind
+from services.guardrails.service import redact_message
 from services.jobs.executor import Outcome, RunAttempts, StreamEvent
 from services.jobs.model import Job, JobKind, JobStatus
 from services.providers.types import Message, ToolCall
@@ -43,14 +45,21 @@ class ChatbotJobPayload(ChatJobPayload):
     # The turn number handed out at submit (TurnOrder.assign).
     turn: int = Field(ge=1)
     memory: MemoryPolicy = Field(default_factory=MemoryPolicy)
+    # PII the thread must not keep although the provider is sent it: set by the bridge's
+    # guardrails when they redact the record but not the provider's view (`redact_in:
+    # [record]`). The thread is part of the record: its messages are read back over the API.
+    memory_redact: list[PiiKind] = Field(default_factory=list)
 
 
 def answer_messages(
     thread: Thread, job_id: str, turn: int, first_seq: int, result: dict[str, Any],
+    redact: list[PiiKind] | None = None,
 ) -> list[ThreadMessage]:
     """The assistant's stored message for a completer result (its text and tool calls)."""
     calls = [ToolCall.model_validate(c) for c in result.get("tool_calls") or []]
     message = Message(role="assistant", content=result.get("content"), tool_calls=calls or None)
+    if redact:
+        message = redact_message(message, redact)
     return [ThreadMessage.of(message, thread=thread, job_id=job_id, turn=turn, seq=first_seq)]
 
 
@@ -129,12 +138,14 @@ class ChatbotExecutor:
         self, job: Job, thread: Thread, payload: ChatbotJobPayload,
     ) -> tuple[ChatJobPayload, list[ThreadMessage], History]:
         """Store the turn's input, then build the chat request with the history before it."""
+        kept = [redact_message(m, payload.memory_redact) if payload.memory_redact else m for m in payload.messages]
         inputs = [ThreadMessage.of(m, thread=thread, job_id=job.id, turn=payload.turn, seq=i)
-                  for i, m in enumerate(payload.messages)]
+                  for i, m in enumerate(kept)]
         await self._store.append(thread.org_id, thread.id, inputs)
         history = await self._assembler.assemble(
             thread, payload.memory, provider=payload.provider, model=payload.model, before_turn=payload.turn)
-        values = payload.model_dump(exclude={"thread_id", "end_user", "turn", "memory", "messages", "system"})
+        values = payload.model_dump(exclude={"thread_id", "end_user", "turn", "memory", "memory_redact",
+                                             "messages", "system"})
         request = ChatJobPayload.model_validate({
             **values, "messages": [*history.messages, *payload.messages], "system": history.system(payload.system)})
         return request, inputs, history
@@ -142,7 +153,8 @@ class ChatbotExecutor:
     async def _record(self, job: Job, thread: Thread, payload: ChatbotJobPayload, inputs: list[ThreadMessage],
                       history: History, outcome: Outcome) -> None:
         await self._store.append(thread.org_id, thread.id,
-                                 answer_messages(thread, job.id, payload.turn, len(inputs), outcome.result))
+                                 answer_messages(thread, job.id, payload.turn, len(inputs), outcome.result,
+                                                 payload.memory_redact))
         outcome.extra = {**outcome.extra, "thread_id": thread.id, "turn": payload.turn,
                          "history_tokens": history.tokens}
 

@@ -41,3 +41,24 @@ async def test_each_target_redacts_the_provider_the_record_or_both(
             stored = await ctx.jobs.get(job["id"])
             assert stored is not None
             assert stored.request["messages"][-1]["content"] == in_record, delivery
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+async def test_a_chatbot_thread_keeps_its_messages_redacted_whatever_the_target(
+    target: str, sim: RunningSimulator, unique: str, tmp_path: Path,  # noqa: F811
+) -> None:
+    """The thread is read back over the API and fed to later turns: it never keeps the PII,
+    while the provider is sent the original exactly when the target is `record` alone."""
+    assert sim.state is not None
+    to_provider = PROMPT if target == "record" else REDACTED
+    async with served_with_sim(sim, unique, tmp_path) as (_, client, key):
+        await create_bridge(client, key, slug="guarded", type="chatbot",
+                            guardrails={"redact": ["email", "card"], "redact_in": TARGETS[target]})
+        turn = await client.post("/api/v1/chatbot/guarded/messages", headers=key, json={"content": PROMPT})
+        assert turn.status_code == 200, turn.text
+        assert sim.state.last["openai"]["messages"][-1]["content"] == to_provider
+        thread_id = turn.json()["thread_id"]
+        listed = await client.get(f"/api/v1/threads/{thread_id}/messages", headers=key)
+        assert [(m["role"], m["content"]) for m in listed.json()["data"]] == [
+            ("user", REDACTED), ("assistant", f"sim: {REDACTED}")]
+        assert turn.json()["result"]["content"] == f"sim: {REDACTED}"
