@@ -11,11 +11,11 @@ Where redaction applies follows `redact_in` (provider, record, or both):
 | both | redacted | redacted |
 
 A queued job's worker reads its request back from the record, so with `record` alone the
-record holds the original while the job waits and is redacted when it finishes; with
-`both` it is redacted from the start. A chatbot turn's thread keeps its messages redacted
-whenever the record is: with `provider` or `both` it stores the redacted text it was given,
-with `record` alone the turn's payload carries `memory_redact` and the executor redacts
-what it stores.
+record holds the original while the job waits and is redacted when it ends (finished,
+cancelled or dead-lettered); with `both` it is redacted from the start. A chatbot turn's
+thread keeps its messages redacted whenever the record is: with `provider` or `both` it
+stores the redacted text it was given, with `record` alone the turn's payload carries
+`memory_redact` and the executor redacts what it stores.
 """
 
 from __future__ import annotations

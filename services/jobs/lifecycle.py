@@ -172,6 +172,14 @@ class JobLifecycle:
     async def _guarded(self, org_id: str, kind: str, meta: dict[str, Any]) -> GuardedRun | None:
         return await self.guard.for_job(org_id, kind, meta) if self.guard is not None else None
 
+    async def _redacted(self, job: Job, fields: dict[str, Any]) -> dict[str, Any]:
+        """`fields` of a job ending outside `_finish` (cancelled, dead-lettered), with its
+        request redacted as a finished job's is: a queued job may have kept the original."""
+        guarded = await self._guarded(job.org_id, job.kind, job.meta)
+        if guarded is not None and (request := guarded.record_request(job.request)) != job.request:
+            return {**fields, "request": request}
+        return fields
+
     async def get(self, org_id: str, job_id: str, *, wait_s: float = 0) -> Job:
         """The org's job (another org's job is NotFound), optionally waiting for it to end."""
         job = await self.store.get(job_id)
@@ -189,7 +197,8 @@ class JobLifecycle:
         job = await self.get(org_id, job_id)
         if job.status.terminal:
             raise Conflict(f"job is already {job.status.value}", code="job_finished")
-        done = await self.store.transition(job_id, CANCEL_FROM, JobStatus.CANCELLED, {"finished_at": time.time()})
+        done = await self.store.transition(job_id, CANCEL_FROM, JobStatus.CANCELLED,
+                                           await self._redacted(job, {"finished_at": time.time()}))
         if done is None:  # it ended between our read and the cancel
             latest = await self.get(org_id, job_id)
             raise Conflict(f"job is already {latest.status.value}", code="job_finished")
@@ -366,10 +375,13 @@ class JobLifecycle:
 
     async def dead_letter(self, job_id: str) -> None:
         """A message that hit the delivery limit: fail its job so nobody waits forever."""
-        done = await self.store.transition(job_id, START_FROM, JobStatus.FAILED, {
+        job = await self.store.get(job_id)
+        if job is None:
+            return
+        done = await self.store.transition(job_id, START_FROM, JobStatus.FAILED, await self._redacted(job, {
             "finished_at": time.time(),
             "error": JobError(code="delivery_limit", message="the job crashed its worker repeatedly").model_dump(),
-        })
+        }))
         if done is not None:
             log.error("job dead-lettered after repeated crashes")
             await self._ended(done)

@@ -62,3 +62,27 @@ async def test_a_chatbot_thread_keeps_its_messages_redacted_whatever_the_target(
         assert [(m["role"], m["content"]) for m in listed.json()["data"]] == [
             ("user", REDACTED), ("assistant", f"sim: {REDACTED}")]
         assert turn.json()["result"]["content"] == f"sim: {REDACTED}"
+
+
+async def test_a_queued_job_ending_without_running_keeps_no_original(
+    sim: RunningSimulator, unique: str, tmp_path: Path,  # noqa: F811
+) -> None:
+    """With `record` alone a queued job keeps the original for its worker; cancelled or
+    dead-lettered before it runs, its record is redacted all the same."""
+    async with served_with_sim(sim, unique, tmp_path, pools=("chatbot",)) as (ctx, client, key):
+        bridge = await create_bridge(client, key, guardrails={"redact": ["email", "card"], "redact_in": ["record"]})
+        ids = []
+        for _ in range(2):
+            run = await client.post("/api/v2/model/chat/completion", headers=key, json={
+                "bridge_id": bridge, "user": PROMPT, "response_format": {"type": "async"}})
+            assert run.status_code == 202, run.text
+            ids.append(run.json()["id"])
+        waiting = await ctx.jobs.get(ids[0])
+        assert waiting is not None and waiting.request["messages"][-1]["content"] == PROMPT
+
+        assert (await client.post(f"/api/v1/jobs/{ids[0]}/cancel", headers=key)).status_code == 200
+        await ctx.lifecycle.dead_letter(ids[1])
+        for job_id, status in zip(ids, ("cancelled", "failed"), strict=True):
+            stored = await ctx.jobs.get(job_id)
+            assert stored is not None and stored.status.value == status
+            assert stored.request["messages"][-1]["content"] == REDACTED, status
