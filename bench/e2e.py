@@ -1,10 +1,14 @@
 """Jobs through the whole pipeline: throughput at 0 ms, in-flight capacity at 1 s.
 
     PYTHONPATH=. .venv/bin/python bench/e2e.py [--seconds 10] [--capacity 6000]
+        [--apis 1] [--workers 1] [--batch 0]
 
-1. Throughput: one API process and one worker process on real RabbitMQ and Redis; wrk
-   submits jobs for the mock provider at 0 ms latency while a Redis subscriber counts
-   completions. Completed jobs/s = completions / time from first submit to last completion.
+1. Throughput: API and worker processes (one each by default; `--apis N` runs gunicorn
+   with N workers, `--workers M` M worker processes) on real RabbitMQ and Redis; wrk submits
+   jobs for the mock provider at 0 ms latency while a Redis subscriber counts completions.
+   `--batch K` submits K jobs a request through POST /api/v1/batches (routing: jobs, so each
+   is a job with its record, queue message, metric row and webhook as any other). Completed
+   jobs/s = completions / time from first submit to last completion.
 2. Capacity: N jobs at 1 s mock latency are queued, then one worker process (concurrency
    N) starts. The peak number of jobs running at once comes from the records' started_at and
    finished_at (a sweep line, not an estimate); peak RSS is the worker's VmHWM.
@@ -16,6 +20,7 @@ import argparse
 import asyncio
 import json
 import time
+import urllib.request
 
 from bench.common import free_port, peak_rss_mb, service_env, spawn, stop, unique_prefix, wait_port, wrk
 
@@ -51,7 +56,29 @@ class Completions:
             self.count += 1
 
 
-async def throughput(env: dict[str, str], seconds: int, connections: int) -> None:
+def wait_ready(url: str, timeout_s: float = 120) -> None:
+    """gunicorn's master listens before its workers have started their apps."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready in {timeout_s:.0f} s")
+
+
+def start_api(env: dict[str, str], prefix: str, port: int, apis: int):  # type: ignore[no-untyped-def]
+    if apis == 1:
+        return spawn(["index.py", "api"], proc_env(env, prefix, PORT=str(port)))
+    return spawn(["-m", "gunicorn", "index:app", "-c", "gunicorn.conf.py"],
+                 proc_env(env, prefix, PORT=str(port), WEB_CONCURRENCY=str(apis)))
+
+
+async def throughput(env: dict[str, str], seconds: int, connections: int, *, apis: int = 1,
+                     workers: int = 1, batch: int = 0) -> None:
     from services.context import build_context
 
     prefix = unique_prefix()
@@ -59,33 +86,41 @@ async def throughput(env: dict[str, str], seconds: int, connections: int) -> Non
     key = (await ctx.keys.create("bench"))[0]
     await ctx.broker.declare(["jobs.model"])
     port = free_port()
-    api = spawn(["index.py", "api"], proc_env(env, prefix, PORT=str(port)))
-    worker = spawn(["index.py", "worker", "--pool", "model"], proc_env(env, prefix))
+    api = start_api(env, prefix, port, apis)
+    pool = [spawn(["index.py", "worker", "--pool", "model"], proc_env(env, prefix)) for _ in range(workers)]
     counter = Completions()
     ready = asyncio.Event()
     assert ctx.redis is not None
     listener = asyncio.create_task(counter.run(ctx.redis, f"{prefix}:jobs:done", ready))
     try:
         await asyncio.to_thread(wait_port, port)
+        await asyncio.to_thread(wait_ready, f"http://127.0.0.1:{port}/ready")
         await ready.wait()
-        await asyncio.sleep(2)  # the worker connects and declares
-        body = json.dumps({"kind": "model", "payload": {
-            "model": "mock-0ms", "messages": [{"role": "user", "content": "ping"}]}})
+        await asyncio.sleep(2)  # the workers (and any other API process) connect and declare
+        payload = {"model": "mock-0ms", "messages": [{"role": "user", "content": "ping"}]}
+        if batch:
+            url = f"http://127.0.0.1:{port}/api/v1/batches"
+            body = json.dumps({"kind": "model", "routing": "jobs", "requests": [
+                {"custom_id": f"r{i}", "payload": payload} for i in range(batch)]})
+        else:
+            url, body = f"http://127.0.0.1:{port}/api/v1/jobs", json.dumps({"kind": "model", "payload": payload})
         started = time.perf_counter()
-        load = await asyncio.to_thread(wrk, f"http://127.0.0.1:{port}/api/v1/jobs", body,
-                                       f"Bearer {key}", connections=connections, seconds=seconds)
-        submitted = load["requests"] - load["errors"]
+        load = await asyncio.to_thread(wrk, url, body, f"Bearer {key}", connections=connections, seconds=seconds,
+                                       timeout_s=10)
+        submitted = (load["requests"] - load["errors"]) * max(batch, 1)
         deadline = time.perf_counter() + 60
         while counter.count < submitted and time.perf_counter() < deadline:
             await asyncio.sleep(0.1)
         elapsed = counter.last - started
-        print(f"throughput: submitted {load['rps']:.0f} jobs/s (p50 {load['p50_ms']:.1f} ms, "
-              f"p99 {load['p99_ms']:.1f} ms); completed {counter.count}/{submitted} "
-              f"= {counter.count / elapsed:.0f} jobs/s end to end (target >= 1000)")
+        shape = f"{apis} API process(es), {workers} worker process(es)" + (f", {batch} jobs a request" if batch else "")
+        print(f"throughput ({shape}): submitted {load['rps'] * max(batch, 1):.0f} jobs/s "
+              f"(p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms a request); completed "
+              f"{counter.count}/{submitted} = {counter.count / elapsed:.0f} jobs/s end to end (target >= 1000)")
     finally:
         listener.cancel()
         stop(api)
-        stop(worker)
+        for worker in pool:
+            stop(worker)
         await ctx.close()
 
 
@@ -141,10 +176,16 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--capacity", type=int, default=6000)
     parser.add_argument("--latency-ms", type=int, default=1000)
+    parser.add_argument("--apis", type=int, default=1, help="API processes (gunicorn workers when > 1)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes of the model pool")
+    parser.add_argument("--batch", type=int, default=0, help="jobs per request via /api/v1/batches (0: /api/v1/jobs)")
     args = parser.parse_args()
     env = service_env()
-    asyncio.run(throughput(env, args.seconds, args.connections))
-    asyncio.run(capacity(env, args.capacity, args.latency_ms))
+    if args.seconds:
+        asyncio.run(throughput(env, args.seconds, args.connections, apis=args.apis, workers=args.workers,
+                               batch=args.batch))
+    if args.capacity:
+        asyncio.run(capacity(env, args.capacity, args.latency_ms))
 
 
 if __name__ == "__main__":
