@@ -1,9 +1,10 @@
 """The lifecycle's port to the scheduler (services/scheduling implements it).
 
 The lifecycle asks it three things: at submit, whether it holds the job for fair dispatch
-(it then publishes the job itself, later); at delivery, before the job starts, whether it
-may start now, must wait (capacity) or has waited too long; and after a provider refused
-for rate limiting, how long to wait before the job goes again (without counting an attempt).
+(it then records the job and parks it in one atomic step, and publishes it itself); at
+delivery, before the job starts, whether it may start now, must wait (capacity) or has
+waited too long; and after a provider refused for rate limiting, how long to wait before
+the job goes again (without counting an attempt).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from services.jobs.model import Job
+from services.jobs.store import Created
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +27,21 @@ class Admit:
 RUN_NOW = Admit()
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A held submission: its record (or the earlier one its Idempotency-Key names), and
+    False in `queued` when the hold dispatched it at once and the broker refused it."""
+
+    created: Created
+    queued: bool = True
+
+
 class Admission(Protocol):
-    async def hold(self, job: Job) -> bool:
-        """Take the job into the fair-share sub-queues (True) or leave the publish to the caller.
-        Raises Unavailable when the job was dispatched at once and the broker refused it."""
+    async def hold(self, job: Job, *, body_hash: str | None = None) -> Held | None:
+        """Record the new job and take it into the fair-share sub-queues, in one atomic step
+        (an Idempotency-Key seen before records and holds nothing); None: the scheduler does
+        not hold jobs, the caller records and publishes it. Raises Unavailable when the job
+        could not be recorded."""
         ...
 
     async def admit(self, job: Job) -> Admit:

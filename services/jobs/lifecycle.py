@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -125,7 +125,9 @@ class JobLifecycle:
         self, org_id: str, kind: str, payload: dict[str, Any] | BaseModel, *,
         idempotency_key: str | None = None, meta: dict[str, Any] | None = None, publish: bool = True,
     ) -> Created:
-        """Validate, record, then publish; the broker's confirm comes before we answer.
+        """Validate, record, then publish; the broker's confirm comes before we answer. With
+        fair shares the scheduler records the job and parks it in one step, and publishes it
+        when its turn comes (at once when there is room).
 
         If the publish fails the job is marked failed (never left `queued` forever), its
         idempotency key is released so the client's retry can succeed, and Unavailable is raised.
@@ -146,28 +148,41 @@ class JobLifecycle:
         stored = guarded.queued_request(request) if guarded is not None else request
         job = Job(org_id=org_id, kind=kind, request=stored, idempotency_key=idempotency_key,
                   meta=meta or {})
-        created = await self.store.create(job, body_hash=digest)
+        # The scheduler records and parks the job in one step, or it is recorded and published here.
+        held = await self.admission.hold(job, body_hash=digest) if publish and self.admission is not None else None
+        created = held.created if held is not None else await self.store.create(job, body_hash=digest)
         if created.conflict:
             raise Conflict("Idempotency-Key was used with a different body", code="idempotency_conflict",
                            job_id=created.job.id)
         if not created.created or not publish:
             return created
-        try:
-            # The scheduler holds it for fair dispatch, or it is published here.
-            if self.admission is None or not await self.admission.hold(job):
-                message = JobMessage(job_id=job.id, org_id=org_id, kind=kind)
-                await self.broker.publish(job_queue(kind), message.outgoing())
-        except Unavailable as exc:
-            await self.store.transition(job.id, [JobStatus.QUEUED], JobStatus.FAILED, {
-                "finished_at": time.time(),
-                "error": JobError(code="broker_unavailable", message="the job could not be queued",
-                                  retryable=True).model_dump(),
-            })
-            if idempotency_key:
-                await self.store.release_idempotency(org_id, idempotency_key)
-            raise Unavailable("the job queue is unavailable; retry shortly", code="broker_unavailable",
-                              retry_after_s=5) from exc
+        if not (held.queued if held is not None else await self._publish(job)):
+            await self._not_queued(job)
         return created
+
+    async def _publish(self, job: Job) -> bool:
+        """Publish a job the scheduler does not hold; False when the broker refused it."""
+        try:
+            await self.broker.publish(job_queue(job.kind),
+                                      JobMessage(job_id=job.id, org_id=job.org_id, kind=job.kind).outgoing())
+        except Unavailable as exc:
+            log.warning("could not publish the job: %s", exc.message, extra={"job_id": job.id})
+            return False
+        return True
+
+    async def _not_queued(self, job: Job) -> NoReturn:
+        """The broker refused the job: it fails at once (never left `queued` forever) and its
+        idempotency key is released so the client's retry can succeed. A held copy of it is
+        skipped as finished when it is dispatched later."""
+        await self.store.transition(job.id, [JobStatus.QUEUED], JobStatus.FAILED, {
+            "finished_at": time.time(),
+            "error": JobError(code="broker_unavailable", message="the job could not be queued",
+                              retryable=True).model_dump(),
+        })
+        if job.idempotency_key:
+            await self.store.release_idempotency(job.org_id, job.idempotency_key)
+        raise Unavailable("the job queue is unavailable; retry shortly", code="broker_unavailable",
+                          retry_after_s=5)
 
     async def _guarded(self, org_id: str, kind: str, meta: dict[str, Any]) -> GuardedRun | None:
         return await self.guard.for_job(org_id, kind, meta) if self.guard is not None else None

@@ -1,23 +1,28 @@
 """Lua scripts of the Redis job store. Each runs atomically inside Redis."""
 
-# KEYS: job hash, idempotency key ("" for none), org index zset
-# ARGV: ttl_s, idem value, score, job id, prune-before score, field, value, ...
+# create_job(k, a, at): record a job unless its idempotency key was seen. A Lua function, so
+# the scheduler's hold (services/scheduling/redis_store.py) records and parks a job in one script.
+# k: job hash, idempotency key ("" for none), org index zset
+# a[at...]: ttl_s, idem value, score, job id, prune-before score, field, value, ...
 # Returns nil when created, or the idempotency value of the earlier submission.
-CREATE = """
-if KEYS[2] ~= '' then
-  local seen = redis.call('GET', KEYS[2])
-  if seen then return seen end
-  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
+CREATE_JOB = """
+local function create_job(k, a, at)
+  if k[2] ~= '' then
+    local seen = redis.call('GET', k[2])
+    if seen then return seen end
+    redis.call('SET', k[2], a[at + 1], 'EX', a[at])
+  end
+  redis.call('HSET', k[1], unpack(a, at + 5))
+  redis.call('EXPIRE', k[1], a[at])
+  redis.call('ZADD', k[3], a[at + 2], a[at + 3])
+  redis.call('ZREMRANGEBYSCORE', k[3], '-inf', '(' .. a[at + 4])
+  redis.call('EXPIRE', k[3], a[at])
+  return nil
 end
-local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[5])
-redis.call('EXPIRE', KEYS[3], ARGV[1])
-return nil
 """
+
+# KEYS and ARGV: create_job's.
+CREATE = CREATE_JOB + "return create_job(KEYS, ARGV, 1)\n"
 
 # KEYS: job hash
 # ARGV: new status, count attempt (0|1), publish channel ("" for none), n allowed,

@@ -51,19 +51,30 @@ class RedisJobStore:
         return f"{self._p}idem:{org_id}:{key}"
 
     async def create(self, job: Job, *, body_hash: str | None = None) -> Created:
-        idem = self._idem_key(job.org_id, job.idempotency_key) if job.idempotency_key else ""
-        flat = [v for pair in codec.encode(job).items() for v in pair]
-        seen = await self._call(self._create, [self._job_key(job.id), idem, self._org_key(job.org_id)], [
-            self._retention_s, f"{job.id}|{body_hash or ''}", job.created_at, job.id,
-            time.time() - self._retention_s, *flat,
-        ])
+        keys, args = self.create_call(job, body_hash)
+        seen = await self._call(self._create, keys, args)
         if seen is None:
             return Created(job, created=True)
+        return await self.replayed(job, body_hash, seen) or await self.create(job, body_hash=body_hash)
+
+    def create_call(self, job: Job, body_hash: str | None) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of redis_lua's `create_job` for this job."""
+        idem = self._idem_key(job.org_id, job.idempotency_key) if job.idempotency_key else ""
+        flat = [v for pair in codec.encode(job).items() for v in pair]
+        return [self._job_key(job.id), idem, self._org_key(job.org_id)], [
+            self._retention_s, f"{job.id}|{body_hash or ''}", job.created_at, job.id,
+            time.time() - self._retention_s, *flat,
+        ]
+
+    async def replayed(self, job: Job, body_hash: str | None, seen: bytes | str) -> Created | None:
+        """The earlier submission `create_job` found under the job's idempotency key (`seen`,
+        its value), or None when that job expired before its key: the key is released and
+        the caller records the job afresh."""
         earlier_id, _, earlier_hash = (seen.decode() if isinstance(seen, bytes) else seen).partition("|")
         earlier = await self.get(earlier_id)
-        if earlier is None:  # the earlier job expired before its key: start afresh
+        if earlier is None:
             await self.release_idempotency(job.org_id, job.idempotency_key or "")
-            return await self.create(job, body_hash=body_hash)
+            return None
         return Created(earlier, created=False, conflict=earlier_hash != (body_hash or ""))
 
     async def get(self, job_id: str) -> Job | None:

@@ -8,6 +8,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
+from services.jobs.model import Job
+from services.jobs.store import Created, JobStore
 from services.scheduling.store import Learnt, Limits, Picked, Place
 
 RATE_WINDOW_S = 10
@@ -94,7 +96,8 @@ class _Kind:
 
 
 class MemoryFairQueue:
-    def __init__(self) -> None:
+    def __init__(self, jobs: JobStore) -> None:
+        self._jobs = jobs
         self._k: dict[str, _Kind] = defaultdict(_Kind)
 
     async def push(self, kind: str, org_id: str, priority: int, job_id: str, weight: float) -> None:
@@ -102,6 +105,15 @@ class MemoryFairQueue:
         k.lists[(org_id, priority)].append(job_id)
         k.weights[org_id] = weight
         k.enlist(org_id)
+
+    async def hold(self, job: Job, *, body_hash: str | None, org_id: str, priority: int, weight: float,
+                   owner: str, now: float, ahead: int, stale_s: float, limit: int) -> tuple[Created, list[Picked]]:
+        # One process: nothing else runs between the record and the push.
+        created = await self._jobs.create(job, body_hash=body_hash)
+        if not created.created:
+            return created, []
+        await self.push(job.kind, org_id, priority, job.id, weight)
+        return created, await self.pick(job.kind, owner=owner, now=now, ahead=ahead, stale_s=stale_s, limit=limit)
 
     async def pick(self, kind: str, *, owner: str, now: float, ahead: int, stale_s: float,
                    limit: int) -> list[Picked]:

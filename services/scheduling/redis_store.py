@@ -6,6 +6,10 @@ per kind `fq:<kind>:` + `q:<org>:<priority>` lists, `ring` (orgs in DRR order) +
 `deficit` and `weights` hashes, `out` (dispatched, not started: zset by time), `rate:<s>`,
 `claims` (picked, publish not yet confirmed: zset by time) + `claim` (job -> [owner, org,
 priority] as JSON) and `alive` (dispatcher -> last seen).
+
+A submit is one script (HOLD): the job store's record, the push and a dispatch pick. Like
+the job store's own create it touches keys outside the kind's hash tag (the job's hash, its
+org index): one Redis primary is assumed, as the job store assumes.
 """
 
 from __future__ import annotations
@@ -13,7 +17,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from redis.exceptions import RedisError
 
+from services.common.redis_batch import ScriptBatcher
+from services.errors import Unavailable
+from services.jobs.model import Job
+from services.jobs.redis_lua import CREATE_JOB
+from services.jobs.redis_store import RedisJobStore
+from services.jobs.store import Created
 from services.scheduling.store import Learnt, Limits, Picked, Place
 
 if TYPE_CHECKING:
@@ -80,49 +91,71 @@ local function enlist(prefix, org)
 end
 """
 
+_PUSH_PICK = _SIZE + """
+local function push(p, org, priority, job, weight)
+  redis.call('RPUSH', p .. 'q:' .. org .. ':' .. priority, job)
+  redis.call('HSET', p .. 'weights', org, weight)
+  enlist(p, org)
+end
+local function pick(p, now_arg, ahead, stale_s, limit, owner)
+  local now = tonumber(now_arg)
+  redis.call('HSET', p .. 'alive', owner, now_arg)
+  redis.call('ZREMRANGEBYSCORE', p .. 'out', '-inf', now - tonumber(stale_s))
+  local n = math.min(tonumber(ahead) - redis.call('ZCARD', p .. 'out'), tonumber(limit))
+  local out = {}
+  local guard = 0
+  while n > 0 and guard < 10000 do
+    guard = guard + 1
+    local org = redis.call('LINDEX', p .. 'ring', 0)
+    if not org then break end
+    local d = tonumber(redis.call('HGET', p .. 'deficit', org)) or 0
+    if d < 1 then d = d + (tonumber(redis.call('HGET', p .. 'weights', org)) or 1) end
+    while d >= 1 and n > 0 do
+      local id, pr = nil, nil
+      for q = 0, 2 do
+        id = redis.call('LPOP', p .. 'q:' .. org .. ':' .. q)
+        if id then pr = q break end
+      end
+      if not id then break end
+      out[#out + 1] = id; out[#out + 1] = org; out[#out + 1] = tostring(pr)
+      redis.call('ZADD', p .. 'out', now, id)
+      redis.call('ZADD', p .. 'claims', now, id)
+      redis.call('HSET', p .. 'claim', id, cjson.encode({owner, org, pr}))
+      d = d - 1; n = n - 1
+    end
+    if size(p, org) == 0 then
+      redis.call('LPOP', p .. 'ring'); redis.call('SREM', p .. 'members', org); redis.call('HDEL', p .. 'deficit', org)
+    else
+      redis.call('HSET', p .. 'deficit', org, tostring(d))
+      if d < 1 then redis.call('LMOVE', p .. 'ring', p .. 'ring', 'LEFT', 'RIGHT') end
+    end
+  end
+  return out
+end
+"""
+
 # ARGV: prefix, org, priority, job, weight.
-PUSH = _SIZE + """
-local p = ARGV[1]
-redis.call('RPUSH', p .. 'q:' .. ARGV[2] .. ':' .. ARGV[3], ARGV[4])
-redis.call('HSET', p .. 'weights', ARGV[2], ARGV[5])
-enlist(p, ARGV[2])
+PUSH = _PUSH_PICK + """
+push(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return 1
 """
 
 # ARGV: prefix, now, ahead, stale_s, limit, owner. Returns a flat list job, org, priority, ...
-PICK = _SIZE + """
-local p, now = ARGV[1], tonumber(ARGV[2])
-redis.call('HSET', p .. 'alive', ARGV[6], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', p .. 'out', '-inf', now - tonumber(ARGV[4]))
-local n = math.min(tonumber(ARGV[3]) - redis.call('ZCARD', p .. 'out'), tonumber(ARGV[5]))
-local out = {}
-local guard = 0
-while n > 0 and guard < 10000 do
-  guard = guard + 1
-  local org = redis.call('LINDEX', p .. 'ring', 0)
-  if not org then break end
-  local d = tonumber(redis.call('HGET', p .. 'deficit', org)) or 0
-  if d < 1 then d = d + (tonumber(redis.call('HGET', p .. 'weights', org)) or 1) end
-  while d >= 1 and n > 0 do
-    local id, pr = nil, nil
-    for q = 0, 2 do
-      id = redis.call('LPOP', p .. 'q:' .. org .. ':' .. q)
-      if id then pr = q break end
-    end
-    if not id then break end
-    out[#out + 1] = id; out[#out + 1] = org; out[#out + 1] = tostring(pr)
-    redis.call('ZADD', p .. 'out', now, id)
-    redis.call('ZADD', p .. 'claims', now, id)
-    redis.call('HSET', p .. 'claim', id, cjson.encode({ARGV[6], org, pr}))
-    d = d - 1; n = n - 1
-  end
-  if size(p, org) == 0 then
-    redis.call('LPOP', p .. 'ring'); redis.call('SREM', p .. 'members', org); redis.call('HDEL', p .. 'deficit', org)
-  else
-    redis.call('HSET', p .. 'deficit', org, tostring(d))
-    if d < 1 then redis.call('LMOVE', p .. 'ring', p .. 'ring', 'LEFT', 'RIGHT') end
-  end
-end
+PICK = _PUSH_PICK + """
+return pick(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+"""
+
+# A submit in one round trip: record the job (the job store's create_job), push it, pick.
+# KEYS: create_job's. ARGV: prefix, org, priority, weight, now, ahead, stale_s, limit, owner,
+# then create_job's arguments (the 13th is the job id). Returns {the earlier submission's
+# idempotency value} when its key was seen (nothing recorded, pushed or picked), else
+# {'', job, org, priority, ...}: the pick.
+HOLD = CREATE_JOB + _PUSH_PICK + """
+local seen = create_job(KEYS, ARGV, 10)
+if seen then return {seen} end
+push(ARGV[1], ARGV[2], ARGV[3], ARGV[13], ARGV[4])
+local out = pick(ARGV[1], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+table.insert(out, 1, '')
 return out
 """
 
@@ -243,8 +276,12 @@ class RedisCapacity:
 
 
 class RedisFairQueue:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, jobs: RedisJobStore) -> None:
         self._prefix = prefix + "fq:"
+        self._jobs = jobs
+        # Concurrent submits' holds and confirms share one pipeline (services/common/redis_batch.py).
+        self._scripts = ScriptBatcher(redis)
+        self._hold: Any = redis.register_script(HOLD)
         self._push: Any = redis.register_script(PUSH)
         self._pick: Any = redis.register_script(PICK)
         self._restore: Any = redis.register_script(RESTORE)
@@ -261,13 +298,30 @@ class RedisFairQueue:
     async def push(self, kind: str, org_id: str, priority: int, job_id: str, weight: float) -> None:
         await self._push(args=[self._p(kind), org_id, priority, job_id, repr(weight)])
 
+    async def hold(self, job: Job, *, body_hash: str | None, org_id: str, priority: int, weight: float,
+                   owner: str, now: float, ahead: int, stale_s: float, limit: int) -> tuple[Created, list[Picked]]:
+        keys, record = self._jobs.create_call(job, body_hash)
+        try:
+            raw = await self._scripts.call(self._hold, keys, [
+                self._p(job.kind), org_id, priority, repr(weight), repr(now), ahead, repr(stale_s), limit, owner,
+                *record])
+        except RedisError as exc:
+            raise Unavailable("job store unreachable") from exc
+        if raw[0]:
+            earlier = await self._jobs.replayed(job, body_hash, raw[0])
+            if earlier is None:  # the earlier job expired before its key: hold this one afresh
+                return await self.hold(job, body_hash=body_hash, org_id=org_id, priority=priority, weight=weight,
+                                       owner=owner, now=now, ahead=ahead, stale_s=stale_s, limit=limit)
+            return earlier, []
+        return Created(job, created=True), _picked(raw[1:])
+
     async def pick(self, kind: str, *, owner: str, now: float, ahead: int, stale_s: float,
                    limit: int) -> list[Picked]:
         return _picked(await self._pick(args=[self._p(kind), repr(now), ahead, repr(stale_s), limit, owner]))
 
     async def confirm(self, kind: str, job_ids: list[str]) -> None:
         if job_ids:
-            await self._confirm(args=[self._p(kind), *job_ids])
+            await self._scripts.call(self._confirm, [], [self._p(kind), *job_ids])
 
     async def sweep(self, kind: str, *, owner: str, now: float, lease_s: float, limit: int) -> list[Picked]:
         return _picked(await self._sweep(args=[self._p(kind), repr(now), repr(lease_s), owner, limit,

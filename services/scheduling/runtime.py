@@ -34,13 +34,17 @@ def build_capacity(settings: Settings, redis: Redis | None,
 def build_scheduler(settings: Settings, redis: Redis | None, capacity: Capacity, broker: Broker,
                     jobs: JobStore) -> Scheduler:
     if redis is not None:
+        from services.jobs.redis_store import RedisJobStore
         from services.scheduling.redis_store import RedisFairQueue
 
-        queue: FairQueue = RedisFairQueue(redis, settings.redis.key_prefix + "sched:")
+        # A submit records the job and holds it in one script: the job store must be Redis's.
+        if not isinstance(jobs, RedisJobStore):
+            raise TypeError(f"the Redis fair queue records jobs in the Redis job store, not {type(jobs).__name__}")
+        queue: FairQueue = RedisFairQueue(redis, settings.redis.key_prefix + "sched:", jobs)
     else:
         from services.scheduling.memory_store import MemoryFairQueue
 
-        queue = MemoryFairQueue()
+        queue = MemoryFairQueue(jobs)
     return Scheduler(capacity, queue, broker, jobs, settings.scheduling)
 
 

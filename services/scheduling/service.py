@@ -1,9 +1,10 @@
 """The scheduler: the job lifecycle's Admission (services/jobs/admission.py).
 
 Fair shares. Each kind has per-org, per-priority FIFO sub-queues (FairQueue) in front of its
-RabbitMQ queue. Submit parks the job there; dispatch rounds (the API right after a submit,
-and a loop in every worker) move jobs into RabbitMQ by weighted deficit round robin, only
-while fewer than `dispatch_ahead` dispatched jobs wait to start. We chose this over one
+RabbitMQ queue. Submit records the job and parks it there (one Lua script on Redis, with
+the submit's own dispatch round: one round trip); dispatch rounds (the API right after a
+submit, and a loop in every worker) move jobs into RabbitMQ by weighted deficit round robin,
+only while fewer than `dispatch_ahead` dispatched jobs wait to start. We chose this over one
 RabbitMQ queue per org because queues per org need every worker to discover and consume
 new queues, and RabbitMQ's round robin over consumers is neither weighted nor priority
 aware; over x-max-priority because that only orders one org's jobs (and quorum queues on
@@ -40,8 +41,7 @@ from typing import Any
 from config import SchedulingSettings
 from services.broker.base import Broker
 from services.broker.queues import job_queue
-from services.errors import Unavailable
-from services.jobs.admission import RUN_NOW, Admit
+from services.jobs.admission import RUN_NOW, Admit, Held
 from services.jobs.messages import JobMessage
 from services.jobs.model import Job, JobStatus
 from services.jobs.store import JobStore
@@ -116,17 +116,19 @@ class Scheduler:
     def priority(job: Job) -> int:
         return PRIORITIES.get(str(job.meta.get("priority") or "normal"), 1)
 
-    async def hold(self, job: Job) -> bool:
+    async def hold(self, job: Job, *, body_hash: str | None = None) -> Held | None:
         if not self.settings.fair_share:
-            return False
+            return None
         share = self.share(job)
-        await self.queue.push(job.kind, share, self.priority(job), job.id, self.weight(share))
-        _, failed = await self._dispatch(job.kind)
-        if job.id in failed:
-            # Its own publish failed: the submit fails (503) as without fair shares. The held
-            # copy is harmless: dispatched later, it is skipped as finished.
-            raise Unavailable("the job queue is unavailable", code="broker_unavailable")
-        return True
+        # One step records the job, parks it and runs this submit's dispatch round.
+        created, picked = await self.queue.hold(
+            job, body_hash=body_hash, org_id=share, priority=self.priority(job), weight=self.weight(share),
+            owner=self.owner, now=time.time(), ahead=self.settings.dispatch_ahead,
+            stale_s=self.settings.dispatched_stale_s, limit=self.settings.dispatch_ahead)
+        _, failed = await self._publish_claimed(job.kind, picked)
+        # Its own publish failed: the submit fails (503) as without fair shares. The held copy
+        # is harmless: dispatched later, it is skipped as finished.
+        return Held(created, queued=job.id not in failed)
 
     async def dispatch(self, kind: str) -> int:
         """One round: move what fits into RabbitMQ, in fair order. Returns how many moved."""

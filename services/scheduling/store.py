@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from services.jobs.model import Job
+from services.jobs.store import Created
+
 # Priorities inside an org: lower serves first.
 PRIORITIES = {"high": 0, "normal": 1, "low": 2}
 
@@ -81,6 +84,13 @@ class FairQueue(Protocol):
     Every pick and sweep tells the store its owner is alive."""
 
     async def push(self, kind: str, org_id: str, priority: int, job_id: str, weight: float) -> None: ...
+
+    async def hold(self, job: Job, *, body_hash: str | None, org_id: str, priority: int, weight: float,
+                   owner: str, now: float, ahead: int, stale_s: float, limit: int) -> tuple[Created, list[Picked]]:
+        """Submit in one atomic step: record the job in the job store, push it (under `org_id`,
+        its fair-share key) and run a pick. An Idempotency-Key seen before records, pushes
+        and picks nothing: the earlier job comes back, not created."""
+        ...
 
     async def pick(self, kind: str, *, owner: str, now: float, ahead: int, stale_s: float,
                    limit: int) -> list[Picked]:
