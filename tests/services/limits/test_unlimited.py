@@ -3,6 +3,7 @@ counters (on Redis each call would be a round trip), while a caller with a polic
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -67,3 +68,25 @@ async def test_the_process_gate_is_released_when_the_call_fails() -> None:
                     pass
             raise RuntimeError("the provider call failed")
     assert governor.gate.open(Held.INLINE) == 0
+
+
+class CountingPolicies(MemoryPolicyStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get_many(self, org_id: str, subjects: list[tuple[str, str]]) -> list[LimitPolicy | None]:
+        self.reads += 1
+        await asyncio.sleep(0.01)  # a store round trip, so the requests overlap
+        return await super().get_many(org_id, subjects)
+
+
+async def test_concurrent_requests_read_a_lapsed_policy_once() -> None:
+    policies = CountingPolicies()
+    await policies.put("org", "key", "k1", LimitPolicy(requests_per_minute=1000))
+    governor = Governor(MemoryLimitCounters(), policies, GovernorConfig(policy_cache_s=0.05))
+    for _ in range(2):  # a cold cache, then a lapsed one
+        admitted = await asyncio.gather(*(governor.admit(Caller("org", "k1"), PAYLOAD) for _ in range(20)))
+        assert all("RateLimit" in a.headers for a in admitted)
+        await asyncio.sleep(0.06)
+    assert policies.reads == 2
