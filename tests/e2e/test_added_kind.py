@@ -91,7 +91,7 @@ async def test_an_added_kind_runs_queued_and_inline_like_a_model_job(unique: str
             # The same listeners: one signed webhook and one metric row per job, whichever
             # process finished it.
             ids = {echo["id"], model["id"], inline.id}
-            received = await receiver.wait_for(3)
+            received = await receiver.wait_for(3, within_s=30)
             bodies = [json.loads(r.body) for r in received]
             assert {b["data"]["job"]["id"] for b in bodies} == ids
             assert {b["type"] for b in bodies} == {"job.succeeded"}
