@@ -37,8 +37,7 @@ MAX_SENDING = 2
 Call = tuple[AsyncScript, Sequence[Any], Sequence[Any], asyncio.Future[Any]]
 
 # KEYS: every call's keys in turn; ARGV[1]: JSON [[key count, arg, ...], ...], one per call.
-# The script's own body becomes `one`, its KEYS and ARGV that call's. Each answer is the
-# call's error, or a list holding its result (empty for nil: a nil cannot sit in a list).
+# The script's own body becomes `one`, its KEYS and ARGV that call's.
 _BATCHED = """
 local function one(KEYS, ARGV)
 %s
@@ -55,8 +54,10 @@ for i = 1, #calls do
   local ok, res = pcall(one, keys, argv)
   if not ok then
     out[i] = type(res) == 'table' and res or {err = tostring(res)}
+  elseif res == nil then
+    out[i] = false
   else
-    out[i] = {res}
+    out[i] = res
   end
 end
 return out
@@ -140,7 +141,7 @@ class ScriptBatcher:
                 if isinstance(result, ResponseError):
                     _settle(call[3], exc=result)
                 else:
-                    _settle(call[3], result=result[0] if result else None)
+                    _settle(call[3], result=result)
 
     def _command(self, calls: list[Call]) -> tuple[AsyncScript, list[Any], bytes]:
         """The calls of one script as one call of its batched form: (script, keys, arg)."""
