@@ -7,7 +7,7 @@ import logging
 import signal
 
 from config import Settings
-from services.common.gc import freeze_startup_heap
+from services.common.gc import WORKER_YOUNG_THRESHOLD, freeze_startup_heap
 from services.context import Context, build_context
 from services.observability.exposition import serve_worker_metrics
 from workers.health import start_heartbeat
@@ -58,8 +58,9 @@ async def run_worker(settings: Settings, pools: list[str]) -> None:
         "/healthz": runner.health.live, "/readyz": runner.health.ready})
     stop_heartbeat = start_heartbeat(runner.health, ctx.broker)
     try:
+        # Before consuming: the first deliveries must not wait on a full collection.
+        freeze_startup_heap(WORKER_YOUNG_THRESHOLD)
         await _start(ctx, runner, pools)
-        freeze_startup_heap()
         await stopping.wait()
         log.info("signal received; draining")
         await runner.stop()

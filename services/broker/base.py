@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from services.errors import Unavailable
+
 
 @dataclass(slots=True)
 class OutgoingMessage:
@@ -61,7 +63,11 @@ class Broker(Protocol):
         """
 
     async def publish_many(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
-        """Publish all, awaiting the confirms concurrently."""
+        """Publish all, awaiting the confirms concurrently; raise Unavailable if any failed."""
+
+    async def publish_each(self, queue: str, messages: Sequence[OutgoingMessage]) -> list[Unavailable | None]:
+        """Publish all at once; per message, None once the broker confirmed it, else the
+        Unavailable it failed with (the others are unaffected)."""
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> Subscription: ...
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from services.broker.base import Handler, OutgoingMessage
 from services.broker.queues import dead_letter_queue
+from services.errors import Unavailable
 from services.observability import tracing
 
 
@@ -117,6 +118,16 @@ class MemoryBroker:
     async def publish_many(self, queue: str, messages: Sequence[OutgoingMessage]) -> None:
         for message in messages:
             await self.publish(queue, message)
+
+    async def publish_each(self, queue: str, messages: Sequence[OutgoingMessage]) -> list[Unavailable | None]:
+        outcomes: list[Unavailable | None] = []
+        for message in messages:
+            try:
+                await self.publish(queue, message)
+                outcomes.append(None)
+            except Unavailable as exc:
+                outcomes.append(exc)
+        return outcomes
 
     async def consume(self, queue: str, handler: Handler, *, prefetch: int) -> _Subscription:
         source = self._queue(queue)

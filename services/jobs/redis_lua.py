@@ -46,3 +46,8 @@ if ARGV[3] ~= '' then
 end
 return redis.call('HGETALL', KEYS[1])
 """
+
+# KEYS: job hash. Returns its fields (field, value, ...), empty when there is no such job.
+READ = """
+return redis.call('HGETALL', KEYS[1])
+"""

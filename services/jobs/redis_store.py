@@ -22,7 +22,7 @@ from services.common.redis_batch import ScriptBatcher
 from services.errors import Unavailable
 from services.jobs import codec
 from services.jobs.model import Job, JobStatus
-from services.jobs.redis_lua import CREATE, TRANSITION
+from services.jobs.redis_lua import CREATE, READ, TRANSITION
 from services.jobs.store import Created, Page
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class RedisJobStore:
         self._channel = f"{self._p}jobs:done"
         self._create = redis.register_script(CREATE)
         self._transition = redis.register_script(TRANSITION)
+        self._read = redis.register_script(READ)
         self._scripts = ScriptBatcher(redis)
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._listener: asyncio.Task[None] | None = None
@@ -78,11 +79,9 @@ class RedisJobStore:
         return Created(earlier, created=False, conflict=earlier_hash != (body_hash or ""))
 
     async def get(self, job_id: str) -> Job | None:
-        try:
-            raw = await self._r.hgetall(self._job_key(job_id))
-        except RedisError as exc:
-            raise Unavailable("job store unreachable") from exc
-        return codec.decode(raw) if raw else None
+        # A script, so the reads of one tick (a worker starting hundreds of jobs) are one call.
+        raw = await self._call(self._read, [self._job_key(job_id)], [])
+        return _decode(raw) if raw else None
 
     async def transition(
         self, job_id: str, allowed: Sequence[JobStatus], to: JobStatus,
@@ -93,9 +92,7 @@ class RedisJobStore:
             to.value, "1" if count_attempt else "0", self._channel if to.terminal else "",
             len(allowed), *[s.value for s in allowed], *flat,
         ])
-        if raw is None:
-            return None
-        return codec.decode(dict(zip(raw[::2], raw[1::2], strict=True)))
+        return _decode(raw) if raw else None
 
     async def update_meta(self, job_id: str, meta: dict[str, Any]) -> None:
         key = self._job_key(job_id)
@@ -225,3 +222,8 @@ class RedisJobStore:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
+
+
+def _decode(flat: list[Any]) -> Job:
+    """A job from a script's HGETALL answer (field, value, ...)."""
+    return codec.decode(dict(zip(flat[::2], flat[1::2], strict=True)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from services.common.redis_batch import ScriptBatcher
 from services.resilience.breaker import Admission, BreakerConfig
 
 if TYPE_CHECKING:
@@ -63,6 +64,9 @@ class RedisBreakerStore:
         self._redis = redis
         self._prefix = prefix
         self._script = redis.register_script(_SCRIPT)
+        # When the locally trusted "closed" lapses, every call starting in that tick asks
+        # (a worker starting 1,000 jobs: 1,000 calls): they go as one batched call.
+        self._scripts = ScriptBatcher(redis)
 
     async def _run(
         self, op: str, key: str, now: float, config: BreakerConfig, ok: bool = False,
@@ -72,7 +76,7 @@ class RedisBreakerStore:
             op, repr(now), config.failures, repr(config.window_s), repr(config.cooldown_s),
             config.successes, config.half_open_calls, config.ttl_s, int(ok), int(probe),
         ]
-        raw = await self._script(keys=[self._prefix + key], args=args)
+        raw = await self._scripts.call(self._script, [self._prefix + key], args)
         return [v.decode() if isinstance(v, bytes) else str(v) for v in raw]
 
     async def acquire(self, key: str, now: float, config: BreakerConfig) -> Admission:

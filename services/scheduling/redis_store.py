@@ -290,6 +290,7 @@ class RedisFairQueue:
         self._started: Any = redis.register_script(STARTED)
         self._place: Any = redis.register_script(PLACE)
         self._backlog: Any = redis.register_script(BACKLOG)
+        self._scripts = ScriptBatcher(redis)
 
     def _p(self, kind: str) -> str:
         # One hash tag per kind: every key a script touches lives in one cluster slot.
@@ -336,7 +337,8 @@ class RedisFairQueue:
         await self._restore(args=args)
 
     async def started(self, kind: str, job_id: str, now: float) -> None:
-        await self._started(args=[self._p(kind), job_id, int(now)])
+        # Every job start calls it: the jobs starting in one tick share one call.
+        await self._scripts.call(self._started, [], [self._p(kind), job_id, int(now)])
 
     async def place(self, kind: str, org_id: str, priority: int, job_id: str, now: float) -> Place:
         held, higher, same, others, dispatched, starts = await self._place(

@@ -39,7 +39,7 @@ import uuid
 from typing import Any
 
 from config import SchedulingSettings
-from services.broker.base import Broker
+from services.broker.base import Broker, OutgoingMessage
 from services.broker.queues import job_queue
 from services.jobs.admission import RUN_NOW, Admit, Held
 from services.jobs.messages import JobMessage
@@ -64,6 +64,11 @@ EARLY_S = 0.002
 # load) made whole groups of jobs ~2 s late.
 LATE_S = 0.25
 PRIORITY_NAMES = {v: k for k, v in PRIORITIES.items()}
+# Rounds of one dispatch loop whose publishes may await their confirms at once.
+MAX_ROUNDS_PUBLISHING = 4
+# At close, how long a loop waits for its rounds' confirms (inside close's 5 s): one not
+# confirmed by then leaves its claims to another dispatcher's sweep.
+PUBLISH_GRACE_S = 4.0
 
 
 def dispatcher_id() -> str:
@@ -137,17 +142,20 @@ class Scheduler:
 
     async def _dispatch(self, kind: str) -> tuple[int, set[str]]:
         """(jobs moved, ids whose publish failed: they are back at the front of their lists)."""
-        picked = await self.queue.pick(kind, owner=self.owner, now=time.time(),
-                                       ahead=self.settings.dispatch_ahead,
-                                       stale_s=self.settings.dispatched_stale_s,
-                                       limit=self.settings.dispatch_ahead)
-        return await self._publish_claimed(kind, picked)
+        return await self._publish_claimed(kind, await self._pick(kind))
+
+    async def _pick(self, kind: str) -> list[Picked]:
+        return await self.queue.pick(kind, owner=self.owner, now=time.time(),
+                                     ahead=self.settings.dispatch_ahead,
+                                     stale_s=self.settings.dispatched_stale_s,
+                                     limit=self.settings.dispatch_ahead)
 
     async def _publish_claimed(self, kind: str, picked: list[Picked]) -> tuple[int, set[str]]:
         if not picked:
             return 0, set()
-        results = await asyncio.gather(*(self._publish(kind, p) for p in picked), return_exceptions=True)
-        failed = [p for p, r in zip(picked, results, strict=True) if isinstance(r, BaseException)]
+        # One broker call for the round: one write and one wait for all the confirms.
+        outcomes = await self.broker.publish_each(job_queue(kind), [self._message(kind, p) for p in picked])
+        failed = [p for p, outcome in zip(picked, outcomes, strict=True) if outcome is not None]
         await self.queue.confirm(kind, [p.job_id for p in picked if p not in failed])
         if failed:
             log.warning("dispatch could not publish; jobs stay held", extra={"count": len(failed)})
@@ -175,9 +183,9 @@ class Scheduler:
                     extra={"kind": kind, "claims": len(claims), "published": moved})
         return moved
 
-    async def _publish(self, kind: str, picked: Picked) -> None:
-        message = JobMessage(job_id=picked.job_id, org_id=picked.org_id.removesuffix("/batch"), kind=kind)
-        await self.broker.publish(job_queue(kind), message.outgoing())
+    @staticmethod
+    def _message(kind: str, picked: Picked) -> OutgoingMessage:
+        return JobMessage(job_id=picked.job_id, org_id=picked.org_id.removesuffix("/batch"), kind=kind).outgoing()
 
     def start_dispatching(self, kinds: list[str]) -> None:
         """Dispatch rounds for `kinds` in this process until `close`."""
@@ -187,18 +195,41 @@ class Scheduler:
     async def _dispatch_loop(self, kind: str) -> None:
         # Not only cancellation stops it: a cancel landing inside a publish can be absorbed
         # by the broker client's own shielding, and the loop must still end at close.
+        #
+        # A round's publishes are confirmed in the background while the next round picks:
+        # picked jobs count as dispatched at once, so `dispatch_ahead` bounds them either
+        # way, and a round no longer waits on the broker's confirms (tens of ms on a busy
+        # worker, when 200 jobs ahead last a worker starting 1,500 jobs/s ~130 ms).
         next_sweep = 0.0
-        while not self._closing:
-            try:
-                if time.monotonic() >= next_sweep:
-                    next_sweep = time.monotonic() + self.settings.sweep_interval_s
-                    await self.recover(kind)
-                moved = await self.dispatch(kind)
-            except Exception as exc:
-                log.warning("dispatch round failed: %s", type(exc).__name__)
-                await asyncio.sleep(1.0)
-                continue
-            await asyncio.sleep(0 if moved >= self.settings.dispatch_ahead else self.settings.dispatch_interval_s)
+        publishing: set[asyncio.Task[tuple[int, set[str]]]] = set()
+        try:
+            while not self._closing:
+                try:
+                    if time.monotonic() >= next_sweep:
+                        next_sweep = time.monotonic() + self.settings.sweep_interval_s
+                        await self.recover(kind)
+                    picked = await self._pick(kind)
+                except Exception as exc:
+                    log.warning("dispatch round failed: %s", type(exc).__name__)
+                    await asyncio.sleep(1.0)
+                    continue
+                if picked:
+                    task = asyncio.create_task(self._publish_claimed(kind, picked))
+                    publishing.add(task)
+                    task.add_done_callback(self._published)
+                    task.add_done_callback(publishing.discard)
+                if len(publishing) >= MAX_ROUNDS_PUBLISHING:
+                    await asyncio.wait(publishing, return_when=asyncio.FIRST_COMPLETED)
+                elif len(picked) < self.settings.dispatch_ahead:
+                    await asyncio.sleep(self.settings.dispatch_interval_s)
+        finally:
+            if publishing:
+                await asyncio.wait(publishing, timeout=PUBLISH_GRACE_S)
+
+    @staticmethod
+    def _published(task: asyncio.Task[tuple[int, set[str]]]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("dispatch round failed: %s", type(task.exception()).__name__)
 
     async def close(self) -> None:
         self._closing = True

@@ -62,7 +62,7 @@ class Everything(logging.Handler):
 
 def spy_on_broker(ctx: Context) -> list[str]:
     seen: list[str] = []
-    publish, publish_many = ctx.broker.publish, ctx.broker.publish_many
+    publish, publish_many, publish_each = ctx.broker.publish, ctx.broker.publish_many, ctx.broker.publish_each
 
     def note(queue: str, message: OutgoingMessage) -> None:
         seen.append(f"{queue} {message.message_id} {message.headers} {message.body.decode()}")
@@ -76,8 +76,14 @@ def spy_on_broker(ctx: Context) -> list[str]:
             note(queue, message)
         await publish_many(queue, messages)
 
+    async def spied_each(queue: str, messages: Any) -> Any:
+        for message in messages:
+            note(queue, message)
+        return await publish_each(queue, messages)
+
     ctx.broker.publish = spied  # type: ignore[method-assign]
     ctx.broker.publish_many = spied_many  # type: ignore[method-assign]
+    ctx.broker.publish_each = spied_each  # type: ignore[method-assign]
     return seen
 
 

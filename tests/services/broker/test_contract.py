@@ -183,3 +183,83 @@ async def test_acks_settled_out_of_order_are_all_kept(broker: Broker, unique: st
     await asyncio.sleep(0.5)
     await sub2.cancel()
     assert again.seen == [] and await broker.depth(Q) == 0
+
+
+async def test_settling_in_any_order_with_requeues_and_rejects_keeps_every_outcome(broker: Broker) -> None:
+    """Acks of one tick leave as one multiple ack where the delivery order allows: a requeue
+    or a reject among them must still come back or dead-letter, and nothing acked returns."""
+    await broker.publish_each(Q, [msg(i) for i in range(120)])
+    first: dict[str, str] = {}
+    again: list[str] = []
+    seen = asyncio.Event()
+
+    async def settle(delivery: Delivery) -> None:
+        await asyncio.sleep((hash(delivery.message_id) % 7) / 1000)  # finish out of order
+        n = int(delivery.message_id[1:])
+        if delivery.message_id in first:
+            again.append(delivery.message_id)
+            await delivery.ack()
+        elif n % 10 == 3:
+            first[delivery.message_id] = "requeue"
+            await delivery.requeue()
+        elif n % 10 == 7:
+            first[delivery.message_id] = "reject"
+            await delivery.reject()
+        else:
+            first[delivery.message_id] = "ack"
+            await delivery.ack()
+        if len(first) == 120 and len(again) == 12:
+            seen.set()
+
+    sub = await broker.consume(Q, settle, prefetch=40)
+    await asyncio.wait_for(seen.wait(), 20)
+    dead = Collector()
+    dead_sub = await broker.consume(dead_letter_queue(Q), dead, prefetch=20)
+    await dead.wait_for(12)
+    await asyncio.sleep(0.3)
+    await sub.cancel()
+    await dead_sub.cancel()
+    assert sorted(again) == sorted(m for m, how in first.items() if how == "requeue")
+    assert sorted(d.message_id for d in dead.seen) == sorted(m for m, how in first.items() if how == "reject")
+    assert await broker.depth(Q) == 0
+
+
+async def test_publish_each_confirms_every_message(broker: Broker) -> None:
+    assert await broker.publish_each(Q, [msg(i) for i in range(50)]) == [None] * 50
+    assert await broker.publish_each(Q, []) == []
+    got = Collector()
+    sub = await broker.consume(Q, got, prefetch=50)
+    await got.wait_for(50)
+    await sub.cancel()
+    assert sorted(d.message_id for d in got.seen) == sorted(f"m{i}" for i in range(50))
+
+
+async def test_rabbit_publish_each_reports_each_unroutable_message(unique: str, tmp_path) -> None:
+    settings = make_settings("real", unique, tmp_path)
+    async with context(settings) as ctx:
+        outcomes = await ctx.broker.publish_each("never.declared", [msg(i) for i in range(5)])
+        assert len(outcomes) == 5 and all(isinstance(o, Unavailable) for o in outcomes)
+        await ctx.broker.declare([Q])
+        assert await ctx.broker.publish_each(Q, [msg(i) for i in range(5)]) == [None] * 5
+
+
+async def test_rabbit_publish_each_never_confirms_a_message_the_broker_lost(unique: str, tmp_path) -> None:
+    """The channel closes while a batch awaits its confirms: each message is confirmed or
+    failed (none hangs), and every one reported confirmed is in the queue."""
+    settings = make_settings("real", unique, tmp_path)
+    async with context(settings) as ctx:
+        await ctx.broker.declare([Q])
+        batch = ctx.broker.publish_each(Q, [msg(i) for i in range(300)])
+        publishing = asyncio.ensure_future(batch)
+        await asyncio.sleep(0)
+        channel = ctx.broker._channel  # type: ignore[attr-defined]
+        await (await channel.get_underlay_channel()).close()
+        outcomes = await asyncio.wait_for(publishing, 15)
+        assert all(o is None or isinstance(o, Unavailable) for o in outcomes)
+        confirmed = {f"m{i}" for i, o in enumerate(outcomes) if o is None}
+        got = Collector()
+        sub = await ctx.broker.consume(Q, got, prefetch=300)
+        await asyncio.sleep(1.0)
+        await sub.cancel()
+        assert confirmed <= {d.message_id for d in got.seen}
+        assert await ctx.broker.publish_each(Q, [msg(1000)]) == [None]  # a fresh channel
