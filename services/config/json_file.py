@@ -13,7 +13,6 @@ records in memory knows to reload them before it answers a miss or rewrites its 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +21,9 @@ import orjson
 Records = list[dict[str, Any]]
 
 
-# How often `sync` looks at the file: a stat on every look-up was ~1% of a proxied call (the
-# webhook endpoints are looked up as each job ends); a key made by `keys create` in another
-# process is still seen within a quarter of a second.
-CHECK_EVERY_S = 0.25
-
-
 class JsonFile:
-    def __init__(self, path: Path, *, check_every_s: float = CHECK_EVERY_S) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self._check_every_s = check_every_s
-        self._next_check = 0.0
         self._data: dict[str, Records] | None = None
         self._stamp: tuple[int, int, int] | None = None
         # Incremented each time the file is (re)read from disk.
@@ -55,13 +46,8 @@ class JsonFile:
         self._data = orjson.loads(self.path.read_bytes()) if self._stamp is not None else {}
         self.generation += 1
 
-    def sync(self, *, force: bool = False) -> None:
-        """Re-read the file when another process changed it since this one last did (looked
-        at once per `check_every_s`, or now with `force`)."""
-        now = time.monotonic()
-        if self._data is not None and not force and now < self._next_check:
-            return
-        self._next_check = now + self._check_every_s
+    def sync(self) -> None:
+        """Re-read the file when another process changed it since this one last did."""
         if self._data is None or self._disk_stamp() != self._stamp:
             self._read()
 
@@ -73,7 +59,7 @@ class JsonFile:
     def write(self, collections: dict[str, Records]) -> None:
         """Replace these collections and save; the other collections are kept as they are
         on disk (another process may have written them)."""
-        self.sync(force=True)
+        self.sync()
         assert self._data is not None
         self._data.update(collections)
         self.path.parent.mkdir(parents=True, exist_ok=True)
