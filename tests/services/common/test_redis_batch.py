@@ -170,3 +170,31 @@ async def test_arguments_reach_the_script_as_redis_py_would_send_them(redis_url:
             await batcher.call(echo, [], [True])
     finally:
         await redis.aclose()
+
+
+async def test_each_answer_is_what_the_script_answers_on_its_own(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    try:
+        batcher = ScriptBatcher(redis)
+        bodies = ["return nil", "return false", "return true", "return 7", "return 'x'", "return {}",
+                  "return {1, 'two', {3}}", "return {ok = 'OK'}"]
+        scripts = [redis.register_script(b) for b in bodies]
+        alone = [await s(keys=[], args=[]) for s in scripts]
+        batched = await asyncio.gather(*(batcher.call(s, [], []) for s in scripts for _ in range(2)))
+        assert batched == [a for a in alone for _ in range(2)]
+    finally:
+        await redis.aclose()
+
+
+async def test_a_returned_error_reply_raises_as_it_would_alone(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    try:
+        script = redis.register_script("return redis.error_reply('refused')")
+        with pytest.raises(ResponseError, match="refused"):
+            await script(keys=[], args=[])
+        batcher = ScriptBatcher(redis)
+        outcomes = await asyncio.gather(*(batcher.call(script, [], []) for _ in range(2)),
+                                        return_exceptions=True)
+        assert all(isinstance(o, ResponseError) and "refused" in str(o) for o in outcomes)
+    finally:
+        await redis.aclose()
