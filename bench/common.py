@@ -54,6 +54,23 @@ def service_env() -> dict[str, str]:
     return env
 
 
+async def delete_queues(url: str, queue_prefix: str) -> None:
+    """Remove a run's queues: each run has its own prefix, and a few hundred left behind made
+    RabbitMQ 3.10 stop answering here."""
+    import aio_pika
+
+    from services.broker.queues import Queue
+
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        for kind in Queue:
+            name = queue_prefix + kind.value
+            for queue in (name, f"{name}.dead"):
+                await channel.queue_delete(queue)
+            await channel.exchange_delete(f"{name}.dlx")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
+import subprocess
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
-from bench.common import free_port, peak_rss_mb, service_env, spawn, stop, unique_prefix, wait_port, wrk
+from bench.common import delete_queues, free_port, peak_rss_mb, service_env, spawn, stop, unique_prefix, wait_port, wrk
 
 
 def settings_for(env: dict[str, str], prefix: str):  # type: ignore[no-untyped-def]
@@ -122,9 +126,17 @@ async def throughput(env: dict[str, str], seconds: int, connections: int, *, api
         for worker in pool:
             stop(worker)
         await ctx.close()
+        await delete_queues(env["QUEUE_CONNECTIONURL"], prefix + ".")
 
 
-async def capacity(env: dict[str, str], jobs: int, latency_ms: int) -> None:
+def spawn_spy(pid: int, path: str) -> subprocess.Popen[bytes]:
+    """py-spy over 4 s of the worker, as collapsed stacks (one line per stack, a count)."""
+    spy = [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--duration", "4",
+           "--rate", "250", "--format", "raw", "--output", path, "--nonblocking"]
+    return subprocess.Popen(spy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def capacity(env: dict[str, str], jobs: int, latency_ms: int, spy_path: str = "") -> None:
 
     from services.context import build_context
     from services.jobs.model import JobKind
@@ -139,23 +151,32 @@ async def capacity(env: dict[str, str], jobs: int, latency_ms: int) -> None:
         created = await asyncio.gather(*(ctx.lifecycle.submit("bench", JobKind.MODEL, payload)
                                          for _ in range(min(500, jobs - start))))
         ids += [c.job.id for c in created]
+    # Completions are counted off the store's channel: polling 6,000 records every 0.5 s
+    # cost the harness ~60 ms of CPU a poll, taken from the two cores the worker runs on.
+    counter = Completions()
+    ready = asyncio.Event()
+    assert ctx.redis is not None
+    listener = asyncio.create_task(counter.run(ctx.redis, f"{prefix}:jobs:done", ready))
+    await ready.wait()
     worker = spawn(["index.py", "worker", "--pool", "model"],
                    proc_env(env, prefix, JOBS_CONCURRENCY=str(jobs)))
+    spy = None
+    if spy_path:  # from the first start on: the worker's own start-up is not the subject
+        while (head := await ctx.jobs.get(ids[0])) is not None and head.started_at is None:
+            await asyncio.sleep(0.02)
+        spy = spawn_spy(worker.pid, spy_path)
     try:
         deadline = time.time() + 120
-        while time.time() < deadline:
-            assert ctx.redis is not None
-            done = 0
-            for i in range(0, len(ids), 1000):
-                statuses = await asyncio.gather(*(ctx.jobs.get(j) for j in ids[i:i + 1000]))
-                done += sum(1 for j in statuses if j and j.status.value == "succeeded")
-            if done == len(ids):
-                break
-            await asyncio.sleep(0.5)
+        while counter.count < jobs and time.time() < deadline:
+            await asyncio.sleep(0.1)
         rss = peak_rss_mb(worker.pid)
     finally:
+        listener.cancel()
+        if spy:
+            spy.wait(timeout=60)
         stop(worker)
     records = [await ctx.jobs.get(j) for j in ids]
+    done = sum(1 for r in records if r and r.status.value == "succeeded")
     edges = sorted([(r.started_at, 1) for r in records if r and r.started_at] +
                    [(r.finished_at, -1) for r in records if r and r.finished_at])
     running = peak = 0
@@ -164,10 +185,14 @@ async def capacity(env: dict[str, str], jobs: int, latency_ms: int) -> None:
         peak = max(peak, running)
     span = max(r.finished_at for r in records if r and r.finished_at) - min(
         r.started_at for r in records if r and r.started_at)
+    first = min(r.started_at for r in records if r and r.started_at)
+    starts = collections.Counter(int((r.started_at - first) / 0.25) for r in records if r and r.started_at)
     print(f"capacity: {done}/{jobs} jobs at {latency_ms} ms; peak {peak} running at once in one "
           f"worker process; all done in {span:.2f} s; worker peak RSS {rss:.0f} MB "
           f"(targets: >= 5000 concurrent, <= 500 MB)")
+    print("  starts per 0.25 s from the first: " + " ".join(str(starts[i]) for i in range(max(starts) + 1)))
     await ctx.close()
+    await delete_queues(env["QUEUE_CONNECTIONURL"], prefix + ".")
 
 
 def main() -> None:
@@ -179,13 +204,14 @@ def main() -> None:
     parser.add_argument("--apis", type=int, default=1, help="API processes (gunicorn workers when > 1)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes of the model pool")
     parser.add_argument("--batch", type=int, default=0, help="jobs per request via /api/v1/batches (0: /api/v1/jobs)")
+    parser.add_argument("--spy", default="", help="write py-spy's collapsed stacks of the capacity worker here")
     args = parser.parse_args()
     env = service_env()
     if args.seconds:
         asyncio.run(throughput(env, args.seconds, args.connections, apis=args.apis, workers=args.workers,
                                batch=args.batch))
     if args.capacity:
-        asyncio.run(capacity(env, args.capacity, args.latency_ms))
+        asyncio.run(capacity(env, args.capacity, args.latency_ms, args.spy))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from typing import Any
 import psycopg
 import uvloop
 
-from bench.common import service_env
+from bench.common import delete_queues, service_env
 from config import AppSettings, MongoSettings, RabbitSettings, RedisSettings, Settings, TimescaleSettings
 from services.broker.base import Delivery
 from services.broker.queues import Queue
@@ -176,16 +176,7 @@ async def _bare_drain(ctx: Context, n: int, prefetch: int) -> float:
 
 
 async def _cleanup(env: dict[str, str], prefix: str, schema: str) -> None:
-    import aio_pika
-
-    connection = await aio_pika.connect(env["QUEUE_CONNECTIONURL"])
-    async with connection:
-        channel = await connection.channel()
-        for kind in Queue:  # start-up declares more than the metrics queue
-            name = f"{prefix}.{kind.value}"
-            for queue in (name, f"{name}.dead"):
-                await channel.queue_delete(queue)
-            await channel.exchange_delete(f"{name}.dlx")
+    await delete_queues(env["QUEUE_CONNECTIONURL"], prefix + ".")  # start-up declares more than metrics
     async with await psycopg.AsyncConnection.connect(env["TIMESCALE_SERVICE_URL"], autocommit=True) as conn:
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE'.encode())
     shutil.rmtree(f"/tmp/{prefix}", ignore_errors=True)
