@@ -15,7 +15,7 @@ from api import errors, openapi
 from api.deps import known_query_params
 from api.drain import install_drain
 from api.edge import Edge
-from api.fastpath import ChatCompletionsFastPath
+from api.fastpath import FastPaths
 from api.responses import Json
 from api.routes import all_routers, chatbot_ws
 from api.routes import chatbot as chatbot_routes
@@ -74,7 +74,7 @@ def create_app(
     app.include_router(chatbot_ws.router)
     resolved = settings or (ctx.settings if ctx else None) or load_settings()
     # Innermost: behind the Edge's body limit, request id, metrics and tracing like every route.
-    app.add_middleware(ChatCompletionsFastPath)
+    app.add_middleware(FastPaths)
     app.add_middleware(Edge, max_bytes=resolved.app.max_body_bytes, paths=lambda: app.openapi()["paths"],
                        bulk_prefixes=("/api/v1/batches", "/v1/files"),
                        bulk_max_bytes=resolved.scheduling.batch_max_bytes)

@@ -16,6 +16,7 @@ from services.jobs.model import Job, JobError, JobKind, JobStatus
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+(?:\.\d+)?)")
+IDEMPOTENCY_KEY_MAX = 255
 
 
 class JobSubmit(BaseModel):
@@ -99,7 +100,7 @@ PreferHeader = Annotated[str | None, Header(alias="Prefer")]
 async def submit_job(
     request: Request, body: JobSubmit, ctx: CtxDep, org_id: OrgDep, gate: GateDep,
     wait: WaitQuery = None, prefer: PreferHeader = None,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=IDEMPOTENCY_KEY_MAX)] = None,
 ) -> Json:
     """Accept a job: 202 with its id once it is recorded and the broker confirmed it."""
     wait_s = _wait_seconds(ctx, wait, prefer)
