@@ -7,8 +7,9 @@
    with N workers, `--workers M` M worker processes) on real RabbitMQ and Redis; wrk submits
    jobs for the mock provider at 0 ms latency while a Redis subscriber counts completions.
    `--batch K` submits K jobs a request through POST /api/v1/batches (routing: jobs, so each
-   is a job with its record, queue message, metric row and webhook as any other). Completed
-   jobs/s = completions / time from first submit to last completion.
+   is a job with its record, queue message, metric row and webhook as any other). A metrics
+   pool process writes each job's row to PostgreSQL; the run checks every row is there.
+   Completed jobs/s = completions / time from first submit to last completion.
 2. Capacity: N jobs at 1 s mock latency are queued, then one worker process (concurrency
    N) starts. The peak number of jobs running at once comes from the records' started_at and
    finished_at (a sweep line, not an estimate); peak RSS is the worker's VmHWM.
@@ -25,6 +26,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import psycopg
 
 from bench.common import delete_queues, free_port, peak_rss_mb, service_env, spawn, stop, unique_prefix, wait_port, wrk
 
@@ -89,9 +92,16 @@ async def throughput(env: dict[str, str], seconds: int, connections: int, *, api
     ctx = await build_context(settings_for(env, prefix))
     key = (await ctx.keys.create("bench"))[0]
     await ctx.broker.declare(["jobs.model"])
+    # The metrics pool writes each job's row to PostgreSQL as in production, in a schema of
+    # this run's own: a job is done when its row is written, not when its event is queued.
+    schema = f"bench_e2e_{prefix}"
+    async with await psycopg.AsyncConnection.connect(env["TIMESCALE_SERVICE_URL"], autocommit=True) as conn:
+        await conn.execute(f'CREATE SCHEMA "{schema}"'.encode())
+    env = {**env, "TIMESCALE_DB_SCHEMA": schema}
     port = free_port()
     api = start_api(env, prefix, port, apis)
     pool = [spawn(["index.py", "worker", "--pool", "model"], proc_env(env, prefix)) for _ in range(workers)]
+    pool.append(spawn(["index.py", "worker", "--pool", "metrics"], proc_env(env, prefix)))
     counter = Completions()
     ready = asyncio.Event()
     assert ctx.redis is not None
@@ -116,10 +126,13 @@ async def throughput(env: dict[str, str], seconds: int, connections: int, *, api
         while counter.count < submitted and time.perf_counter() < deadline:
             await asyncio.sleep(0.1)
         elapsed = counter.last - started
+        rows = await metric_rows(env["TIMESCALE_SERVICE_URL"], schema, counter.count)
+        rows_s = time.perf_counter() - started
         shape = f"{apis} API process(es), {workers} worker process(es)" + (f", {batch} jobs a request" if batch else "")
         print(f"throughput ({shape}): submitted {load['rps'] * max(batch, 1):.0f} jobs/s "
               f"(p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms a request); completed "
-              f"{counter.count}/{submitted} = {counter.count / elapsed:.0f} jobs/s end to end (target >= 1000)")
+              f"{counter.count}/{submitted} = {counter.count / elapsed:.0f} jobs/s end to end (target >= 1000); "
+              f"metric rows {rows}/{counter.count} written, the last {rows_s - elapsed:.1f} s after the last job")
     finally:
         listener.cancel()
         stop(api)
@@ -127,6 +140,25 @@ async def throughput(env: dict[str, str], seconds: int, connections: int, *, api
             stop(worker)
         await ctx.close()
         await delete_queues(env["QUEUE_CONNECTIONURL"], prefix + ".")
+        async with await psycopg.AsyncConnection.connect(env["TIMESCALE_SERVICE_URL"], autocommit=True) as conn:
+            await conn.execute(f'DROP SCHEMA "{schema}" CASCADE'.encode())
+
+
+async def metric_rows(url: str, schema: str, expected: int, timeout_s: float = 60) -> int:
+    """Rows in the run's metrics table once it holds `expected` (or at the timeout)."""
+    deadline = time.perf_counter() + timeout_s
+    rows = 0
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        while time.perf_counter() < deadline:
+            try:
+                row = await (await conn.execute(f'SELECT count(*) FROM "{schema}".request_metrics'.encode())).fetchone()
+                rows = int(row[0]) if row else 0
+            except psycopg.errors.UndefinedTable:
+                rows = 0
+            if rows >= expected:
+                break
+            await asyncio.sleep(0.1)
+    return rows
 
 
 def spawn_spy(pid: int, path: str) -> subprocess.Popen[bytes]:
