@@ -231,7 +231,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     ctx = await build_context(settings, role="bench")
     receiver = None
     try:
-        _, secret = await service.create_endpoint(ctx, "org-bench", url=url)
+        _, secret = await service.create_endpoint(ctx.webhooks, "org-bench", url=url)
         receiver = spawn.Process(target=receiver_main, daemon=True, args=(
             port, secret if args.verify else None, count, bad, ready))
         receiver.start()
