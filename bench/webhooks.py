@@ -17,8 +17,8 @@ answers 200; 127.0.0.1/32 is the only allow-listed target and nothing else is co
 2. store alone, same run: the store calls one delivery makes (`load`, `add_attempt`) for
    each delivery the pipeline recorded, without broker or HTTP.
 3. client alone, same run, same receiver: N signed POSTs through the guard and the delivery
-   HTTP client (services/net/http1.py) at the same concurrency, no queue and no store; and
-   the same through the httpx-based guarded client (services/net/client.py) for comparison.
+   HTTP client (services/net/client.py, aiohttp, configured as the webhook runtime builds it)
+   at the same concurrency, no queue and no store.
 
 --verify makes the receiver check every signature with the standardwebhooks library; any
 mismatch fails the run. The run stops by itself (--deadline, default 120 s); on the real
@@ -33,7 +33,6 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
@@ -53,9 +52,8 @@ from config import (
 )
 from services.context import Context
 from services.jobs.model import Job, JobKind, JobStatus
-from services.net.client import guarded_client, pinned
+from services.net.client import GuardedClient
 from services.net.guard import NetPolicy, check_url
-from services.net.http1 import PinnedHttp1Client
 from services.observability.prom import WEBHOOK_DELIVERIES
 from services.webhooks import service
 from services.webhooks.dispatch import on_job_finished
@@ -170,36 +168,22 @@ async def store_alone(ctx: Context, concurrency: int) -> float:
     return len(found) / (time.perf_counter() - started)
 
 
-async def client_alone(kind: str, url: str, secret: str, n: int, concurrency: int) -> float:
-    """Signed POSTs through the guard and one client, `concurrency` at a time."""
+async def client_alone(url: str, secret: str, n: int, concurrency: int) -> float:
+    """Signed POSTs through the guard and the delivery client, `concurrency` at a time."""
     policy = NetPolicy.build(allow_cidrs=["127.0.0.1/32"])
-    http1 = PinnedHttp1Client(policy)
-    httpx_client = guarded_client(policy)
     slots = asyncio.Semaphore(concurrency)
+    async with GuardedClient(policy, decompress=False, retry_unanswered=True) as http:
 
-    async def one_http1() -> None:
-        target = await check_url(url, policy)
-        headers = signature_headers([secret], "msg_bench", BODY, int(time.time()))
-        await http1.post(target, headers, BODY.encode(), read_limit=65536)
+        async def one() -> None:
+            async with slots:
+                target = await check_url(url, policy)
+                headers = signature_headers([secret], "msg_bench", BODY, int(time.time()))
+                await http.request("POST", target, headers=headers, body=BODY.encode(),
+                                   read_limit=65536)
 
-    async def one_httpx() -> None:
-        target = await check_url(url, policy)
-        headers = signature_headers([secret], "msg_bench", BODY, int(time.time()))
-        with pinned(target):
-            await httpx_client.post(target.url, content=BODY.encode(), headers=headers)
-
-    send: Callable[[], Awaitable[None]] = one_http1 if kind == "http1" else one_httpx
-
-    async def limited() -> None:
-        async with slots:
-            await send()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(limited() for _ in range(n)))
-    elapsed = time.perf_counter() - started
-    await http1.aclose()
-    await httpx_client.aclose()
-    return n / elapsed
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(n)))
+        return n / (time.perf_counter() - started)
 
 
 async def _cleanup(settings: Settings) -> None:
@@ -231,7 +215,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     ctx = await build_context(settings, role="bench")
     receiver = None
     try:
-        _, secret = await service.create_endpoint(ctx, "org-bench", url=url)
+        _, secret = await service.create_endpoint(ctx.webhooks, "org-bench", url=url)
         receiver = spawn.Process(target=receiver_main, daemon=True, args=(
             port, secret if args.verify else None, count, bad, ready))
         receiver.start()
@@ -242,11 +226,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             raise SystemExit(f"receiver saw {count.value} requests, expected {args.deliveries}")
         # Below the Redis client's 200-connection pool, as the worker's handlers share it.
         out["store_per_s"] = await store_alone(ctx, 150)
-        out["http1_per_s"] = await client_alone("http1", url, secret, args.deliveries,
-                                                args.per_endpoint)
-        # httpx is several times slower here: fewer requests keep the run short.
-        out["httpx_per_s"] = await client_alone("httpx", url, secret,
-                                                max(1, args.deliveries // 5), args.per_endpoint)
+        out["client_per_s"] = await client_alone(url, secret, args.deliveries, args.per_endpoint)
         if bad.value:
             raise SystemExit(f"{bad.value} signatures did not verify")
         return out
@@ -281,8 +261,7 @@ def main() -> None:
           f" pipeline_per_s={r['per_s']:.0f} worker_cpu_us_per_delivery={r['cpu_us']:.0f}"
           f" listener_per_s={r['listener_per_s']:.0f}"
           f" store_alone_per_s={r['store_per_s']:.0f}"
-          f" client_alone_http1_per_s={r['http1_per_s']:.0f}"
-          f" client_alone_httpx_per_s={r['httpx_per_s']:.0f} load1={os.getloadavg()[0]:.1f}")
+          f" client_alone_per_s={r['client_per_s']:.0f} load1={os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

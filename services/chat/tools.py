@@ -13,12 +13,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import orjson
 
 from config import ChatSettings
 from services.errors import PlatformError
-from services.net.client import guarded_client, pinned
+from services.net.client import GuardedClient, HttpError
 from services.net.guard import NetPolicy, check_url
 from services.providers.types import HttpTool, Message, ToolCall
 
@@ -38,18 +37,10 @@ class ToolRunner:
             allow_cidrs=settings.tool_allow_cidrs, connect_timeout_s=settings.tool_timeout_s,
             read_timeout_s=settings.tool_timeout_s,
         )
-        self._client: httpx.AsyncClient | None = None
-
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = guarded_client(self.policy, max_connections=200)
-        return self._client
+        self.client = GuardedClient(self.policy, max_connections=200)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self.client.aclose()
 
     async def run(self, calls: list[ToolCall], tools: dict[str, HttpTool]) -> list[Message]:
         """One tool message per call, in the calls' order."""
@@ -75,28 +66,28 @@ class ToolRunner:
             return _error(f"the tool did not answer within {self.settings.tool_timeout_s:g}s")
         except PlatformError as exc:
             return _error(f"the tool URL was refused: {exc.message}")
-        except httpx.HTTPError as exc:
-            return _error(f"the tool could not be reached ({type(exc).__name__})")
+        except HttpError as exc:
+            return _error(f"the tool could not be reached ({exc.kind})")
 
     async def _call(self, tool: HttpTool, url: str, arguments: Any) -> str:
         target = await check_url(url, self.policy)
-        request: dict[str, Any] = {"headers": tool.headers}
+        headers, body, params = tool.headers, None, None
         if tool.method in _QUERY_METHODS:
             if isinstance(arguments, dict):
-                request["params"] = {
+                params = {
                     k: v if isinstance(v, str) else orjson.dumps(v).decode()
                     for k, v in arguments.items()
                 }
         else:
-            request["content"] = orjson.dumps(arguments)
-            request["headers"] = {"content-type": "application/json", **tool.headers}
-        with pinned(target):
-            response = await self.client.request(tool.method, target.url, **request)
-        body = response.content[: self.settings.tool_max_response_bytes].decode(
-            "utf-8", errors="replace")
-        if response.is_success:
-            return body
-        return _error(f"the tool answered HTTP {response.status_code}", body=body)
+            body = orjson.dumps(arguments)
+            headers = {"content-type": "application/json", **tool.headers}
+        response = await self.client.request(
+            tool.method, target, headers=headers, body=body, params=params,
+            read_limit=self.settings.tool_max_response_bytes)
+        text = response.body.decode("utf-8", errors="replace")
+        if response.ok:
+            return text
+        return _error(f"the tool answered HTTP {response.status}", body=text)
 
     @staticmethod
     def runnable(calls: list[ToolCall], tools: dict[str, HttpTool]) -> bool:

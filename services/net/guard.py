@@ -8,13 +8,15 @@ Used for webhooks and any other URL an integrator gives us (tool calls). Three s
    reserved, shared (100.64/10, carrier NAT) or a cloud metadata address, in IPv4 or IPv6,
    including IPv4 embedded in IPv6 (mapped ::ffff:a.b.c.d, NAT64, 6to4, Teredo). One bad
    address is enough: an attacker controls the whole record set.
-2. The checked addresses are pinned for the request (`pinned(target)`): the transport from
-   `guarded_transport` connects to those IPs while the URL, the Host header and the TLS SNI /
-   certificate check keep the original name, so a second DNS answer (rebinding) is never
-   used. A connection opened without a pin resolves and checks inside the transport itself:
-   whichever path opens a socket, the address it connects to is one that passed the check.
-3. Redirects are never followed (the client's default; a 3xx is just a failed response) and
-   environment proxies are ignored (a proxy would do its own DNS).
+2. `GuardedClient.request(target)` (services/net/client.py) connects only to those
+   addresses while the URL, the Host header and the TLS SNI / certificate check keep the
+   original name, so a second DNS answer (rebinding) is never used.
+3. Redirects are never followed (a 3xx is returned as is) and environment proxies are
+   ignored (a proxy would do its own DNS).
+
+The URL is parsed with yarl, the parser aiohttp sends with, and the parsed URL travels in the
+`ResolvedTarget`: the host that was checked is the host the request goes to, with no second
+parser to disagree about it.
 
 The allow-list (host names, CIDRs) is for development and tests; cloud metadata addresses
 are refused even when allow-listed.
@@ -30,7 +32,7 @@ import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-import httpx
+from yarl import URL
 
 from services.errors import Permanent, Retryable
 
@@ -103,9 +105,8 @@ class ResolvedTarget:
     host: str
     port: int
     addresses: tuple[str, ...]
-    # Path and query as sent on the request line; `user:password` from the URL, if any.
-    path: str = "/"
-    userinfo: str = ""
+    # The parsed URL the request is sent to (its host is `host`, its port `port`).
+    parsed: URL = field(compare=False)
 
 
 def address_problem(ip: IPAddress) -> str | None:
@@ -171,6 +172,11 @@ async def check_host(host: str, port: int, policy: NetPolicy) -> tuple[str, ...]
         literal: IPAddress | None = ipaddress.ip_address(name.strip("[]"))
     except ValueError:
         literal = None
+    if literal is None and looks_numeric(name):
+        # aiohttp connects to a host of digits and dots (or with a colon) without asking a
+        # resolver, and socket would read 0177.0.0.1 as octal and 2130706433 as 127.0.0.1:
+        # only canonical IP literals, which are checked above, may take that path.
+        raise UnsafeTarget(f"not a valid URL: host {host!r} is not a canonical IP address")
     if name.endswith(".localhost") and name not in policy.allow_hosts:
         # RFC 6761: every *.localhost name is loopback, whatever a resolver says.
         raise UnsafeTarget(f"loopback host name {host}")
@@ -188,23 +194,29 @@ async def check_host(host: str, port: int, policy: NetPolicy) -> tuple[str, ...]
     return tuple(addresses)
 
 
+def looks_numeric(host: str) -> bool:
+    """aiohttp's test for an IP literal (helpers.is_ip_address): such hosts skip the resolver."""
+    return ":" in host or host.replace(".", "").isdigit()
+
+
 @functools.lru_cache(maxsize=4096)
 def _parse(url: str) -> ResolvedTarget:
     """The URL's parts (addresses left empty). Cached: a webhook URL is parsed on every
     attempt, and parsing was a tenth of the delivery path's time when profiled."""
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
+        parsed = URL(url)
+    except (ValueError, TypeError) as exc:
         raise UnsafeTarget(f"not a valid URL: {exc}") from exc
     if parsed.scheme not in ("http", "https"):
         raise UnsafeTarget(f"scheme {parsed.scheme or '(none)'!r} is not http or https")
-    if not parsed.host:
+    # raw_host is the IDNA (ASCII) form: what aiohttp resolves, connects to and names in
+    # Host and SNI.
+    if not parsed.raw_host:
         raise UnsafeTarget("URL has no host")
-    return ResolvedTarget(
-        url=str(parsed), scheme=parsed.scheme, host=parsed.host,
-        port=parsed.port or (443 if parsed.scheme == "https" else 80), addresses=(),
-        path=parsed.raw_path.decode("ascii") or "/", userinfo=parsed.userinfo.decode("ascii"),
-    )
+    if parsed.port is None:
+        raise UnsafeTarget("URL has no port")
+    return ResolvedTarget(url=str(parsed), scheme=parsed.scheme, host=parsed.raw_host,
+                          port=parsed.port, addresses=(), parsed=parsed)
 
 
 async def check_url(url: str, policy: NetPolicy) -> ResolvedTarget:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
-
 from services.errors import Invalid, Permanent, Retryable
-from services.net.client import guarded_client, pinned
+from services.net.client import GuardedClient, HttpError
 from services.net.guard import NetPolicy, UnsafeTarget, check_url
 from services.rag.model import SourceKind
 
@@ -45,20 +43,18 @@ class UrlFetcher:
 
     async def fetch(self, url: str) -> Fetched:
         target = await check_url(url, self._policy)
-        async with guarded_client(self._policy, max_connections=4) as client:
+        # A client per fetch: ingestion runs on whichever loop the queue gives it (a Celery
+        # task's own), and a session belongs to one loop.
+        async with GuardedClient(self._policy, max_connections=4) as client:
             try:
-                with pinned(target):
-                    async with client.stream("GET", target.url) as response:
-                        if response.status_code >= 500 or response.status_code == 429:
-                            raise Retryable(f"fetch answered {response.status_code}", code="fetch_failed")
-                        if response.status_code != 200:
-                            raise Permanent(f"fetch answered {response.status_code}", code="fetch_failed")
-                        body = bytearray()
-                        async for part in response.aiter_bytes():
-                            body += part
-                            if len(body) > self._max_bytes:
-                                raise Permanent(f"document over {self._max_bytes} bytes", code="too_large")
-                        ctype = response.headers.get("content-type", "")
-            except httpx.HTTPError as exc:
-                raise Retryable(f"fetch failed: {type(exc).__name__}", code="fetch_failed") from exc
-        return Fetched(bytes(body), kind_of(ctype, url))
+                # One byte over the cap tells a document at the cap from one beyond it.
+                response = await client.request("GET", target, read_limit=self._max_bytes + 1)
+            except HttpError as exc:
+                raise Retryable(f"fetch failed: {exc.kind}", code="fetch_failed") from exc
+        if response.status >= 500 or response.status == 429:
+            raise Retryable(f"fetch answered {response.status}", code="fetch_failed")
+        if response.status != 200:
+            raise Permanent(f"fetch answered {response.status}", code="fetch_failed")
+        if len(response.body) > self._max_bytes:
+            raise Permanent(f"document over {self._max_bytes} bytes", code="too_large")
+        return Fetched(response.body, kind_of(response.headers.get("content-type", ""), url))

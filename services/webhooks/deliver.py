@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 
-import httpx
+from yarl import URL
 
 from services.broker.queues import Queue
 from services.observability import tracing
@@ -45,13 +45,13 @@ EARLY_TOLERANCE_S = 0.005
 
 
 def origin(url: str) -> str:
-    """The concurrency-limit key of a URL; a URL httpx cannot parse (octal or full-width
-    digits) keys on itself, and the guard in `send` then records the attempt as refused."""
+    """The concurrency-limit key of a URL; a URL that does not parse keys on itself, and the
+    guard in `send` then records the attempt as refused."""
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
+        parsed = URL(url)
+    except (ValueError, TypeError):
         return url
-    return f"{parsed.scheme}://{parsed.host}:{parsed.port or ''}"
+    return f"{parsed.scheme}://{parsed.raw_host}:{parsed.explicit_port or ''}"
 
 
 async def org_signing_secrets(runtime: Webhooks, org_id: str) -> list[SigningSecret]:

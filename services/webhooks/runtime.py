@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from config import Settings, WebhookSettings
 from services.broker.base import Broker
 from services.config.factory import ConfigBackend
+from services.net.client import GuardedClient
 from services.net.guard import NetPolicy
-from services.net.http1 import PinnedHttp1Client
 from services.webhooks.cache import EndpointCache
 from services.webhooks.limiter import EndpointLimiter
 from services.webhooks.sender import USER_AGENT
@@ -30,7 +30,7 @@ class Webhooks:
     store: WebhookStore
     broker: Broker
     policy: NetPolicy
-    http: PinnedHttp1Client
+    http: GuardedClient
     limiter: EndpointLimiter
     endpoints: EndpointCache
     queue_declared: bool = False
@@ -60,7 +60,10 @@ def build_webhooks(
                     "reachable")
     return Webhooks(
         settings=wh, store=store, broker=broker, policy=policy,
-        http=PinnedHttp1Client(policy, user_agent=USER_AGENT),
+        # Raw bodies (only the first bytes are logged) and one immediate resend when a kept-alive
+        # connection was dropped under the request: receivers dedupe on webhook-id.
+        http=GuardedClient(policy, user_agent=USER_AGENT, decompress=False,
+                           retry_unanswered=True),
         limiter=EndpointLimiter(wh.max_in_flight_per_endpoint),
         endpoints=EndpointCache(store, ttl_s=wh.endpoint_cache_s),
     )

@@ -7,8 +7,8 @@ import email.utils
 import time
 from dataclasses import dataclass
 
+from services.net.client import GuardedClient, HttpError, HttpTimeout
 from services.net.guard import NetPolicy, ResolveFailed, UnsafeTarget, check_url
-from services.net.http1 import HttpError, HttpTimeout, PinnedHttp1Client
 
 USER_AGENT = "ai-middleware-webhooks/1"
 # Read at most this much of a response: a receiver streaming megabytes back must not tie up
@@ -47,7 +47,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 async def send(
-    http: PinnedHttp1Client, policy: NetPolicy, url: str, headers: dict[str, str],
+    http: GuardedClient, policy: NetPolicy, url: str, headers: dict[str, str],
     body: bytes, *, body_limit: int,
 ) -> SendResult:
     """POST `body` to `url`; never raises for anything the receiver or network does."""
@@ -63,13 +63,16 @@ async def send(
     deadline = policy.connect_timeout_s + policy.read_timeout_s
     try:
         async with asyncio.timeout(deadline):
-            response = await http.post(target, headers, body, read_limit=READ_LIMIT)
+            response = await http.request("POST", target, headers=headers, body=body,
+                                          read_limit=READ_LIMIT)
     except (HttpTimeout, TimeoutError) as exc:
         return SendResult(error=f"timeout: {exc}" if str(exc) else "timeout",
                           latency_s=time.perf_counter() - started)
     except HttpError as exc:
         return SendResult(error=f"connection error: {exc}"[:500],
                           latency_s=time.perf_counter() - started)
+    except UnsafeTarget as exc:  # only if aiohttp and the guard disagreed on the host
+        return SendResult(error=f"refused: {exc.reason}", refused=True)
     retry_after = None
     if response.status in (429, 503):
         retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())

@@ -20,9 +20,10 @@ REFUSED = {
     "http://10.0.0.1/hook": "refused: private address 10.0.0.1",
     "http://localhost:9/hook": "refused: localhost resolves to loopback address",
     "https://hooks.example.com/in": "refused: hooks.example.com resolves to private address 10.1.2.3",
-    # Octal and full-width digits are not URLs httpx parses: refused, not a crashed delivery.
+    # An octal host is not a canonical address (the socket layer would read it as 127.0.0.1);
+    # full-width digits normalise to 127.0.0.1. Refused, not a crashed delivery.
     "http://0177.0.0.1:8080/h": "refused: not a valid URL",
-    "http://\uff11\uff12\uff17.0.0.1:8080/h": "refused: not a valid URL",
+    "http://\uff11\uff12\uff17.0.0.1:8080/h": "refused: loopback address 127.0.0.1",
 }
 
 
