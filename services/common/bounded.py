@@ -9,6 +9,7 @@ surrogate), so the request would answer 500 or the job crash. Request models inh
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 from pydantic import BaseModel, field_validator
@@ -33,31 +34,42 @@ _SCALARS = frozenset({type(None), bool, int, float})
 
 def check_json(value: Any) -> None:
     """Raise ValueError when `value` nests deeper than MAX_DEPTH or holds a lone surrogate."""
-    if type(value) in _SCALARS:
-        return
+    kind = type(value)
+    if kind in _SCALARS or ((kind is dict or kind is list) and not value):
+        return  # nothing inside, and depth 0 is within MAX_DEPTH
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
+        kind = type(item)
+        # Exact types first: isinstance against a pydantic model class goes through its
+        # metaclass (~0.3 us), and a worker validates every job's payload again from the
+        # store, so ChatJobPayload took 10.2 us, 6.6 of them here, before this order.
+        if kind is str or (kind not in _SCALARS and kind is not dict and kind is not list
+                           and isinstance(item, str)):
             # ASCII text cannot hold a surrogate; isascii is a flag check, encode a copy.
             if not item.isascii() and _has_lone_surrogate(item):
                 raise ValueError("contains a lone UTF-16 surrogate, which is not valid Unicode text")
             continue
-        if isinstance(item, Bounded):
-            # Checked field by field when it was validated: walking it again from every
-            # enclosing model was ~2% of a proxied call (each message is a Bounded model).
-            continue
-        if isinstance(item, BaseModel):
-            item = item.__dict__
-        if isinstance(item, dict):
+        if kind is dict:
             children: list[Any] = [*item.keys(), *item.values()]
-        elif isinstance(item, list | tuple):
-            children = list(item)
-        else:
+        elif kind is list:
+            children = item
+        elif kind in _SCALARS or isinstance(item, Bounded):
+            # A Bounded model was checked field by field when it was validated: walking it
+            # again from every enclosing model was ~2% of a proxied call.
             continue
+        else:
+            if isinstance(item, BaseModel):
+                item = item.__dict__
+            if isinstance(item, dict):
+                children = [*item.keys(), *item.values()]
+            elif isinstance(item, list | tuple):
+                children = list(item)
+            else:
+                continue
         if depth >= MAX_DEPTH:
             raise ValueError(f"is nested more than {MAX_DEPTH} levels deep")
-        stack.extend((child, depth + 1) for child in children)
+        stack.extend(zip(children, repeat(depth + 1, len(children)), strict=True))
 
 
 class Bounded(BaseModel):

@@ -88,9 +88,11 @@ class RedisJobStore:
         fields: dict[str, Any] | None = None, *, count_attempt: bool = False,
     ) -> Job | None:
         flat = [v for pair in codec.encode_fields(fields or {}).items() for v in pair]
+        # A JobStatus is a StrEnum, so each is its own string: `.value` goes through enum's
+        # descriptor, ~0.2 us apiece, four a transition, two transitions a job.
         raw = await self._call(self._transition, [self._job_key(job_id)], [
-            to.value, "1" if count_attempt else "0", self._channel if to.terminal else "",
-            len(allowed), *[s.value for s in allowed], *flat,
+            to, "1" if count_attempt else "0", self._channel if to.terminal else "",
+            len(allowed), *allowed, *flat,
         ])
         return _decode(raw) if raw else None
 
@@ -226,4 +228,4 @@ class RedisJobStore:
 
 def _decode(flat: list[Any]) -> Job:
     """A job from a script's HGETALL answer (field, value, ...)."""
-    return codec.decode(dict(zip(flat[::2], flat[1::2], strict=True)))
+    return codec.decode_flat(flat)

@@ -39,7 +39,8 @@ class MetricsOutbox:
         self._max_events = max_events
         self._max_age_s = max_age_s
         self._batch: list[MetricEvent] = []
-        self._sent: asyncio.Future[None] | None = None
+        # One future per `add` caller of the current batch, settled with its publish.
+        self._waiters: list[asyncio.Future[None]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._publishing: set[asyncio.Task[None]] = set()
         self._tick_flush = False
@@ -48,10 +49,13 @@ class MetricsOutbox:
     async def add(self, event: MetricEvent) -> None:
         """Return once the message carrying `event` is confirmed; raise Unavailable if not."""
         loop = asyncio.get_running_loop()
-        if self._sent is None:
-            self._sent = loop.create_future()
+        if not self._batch:
             self._timer = loop.call_later(self._max_age_s, self.flush)
-        sent = self._sent
+        # A future of its own, so a cancelled caller (a job torn down) cancels only its own
+        # wait, not the batch's publish. Not asyncio.shield on one shared future: that costs
+        # an extra future and two callbacks a caller, 9.4 -> 4.4 us a waiter (uvloop, 5,000).
+        sent: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(sent)
         self._batch.append(event)
         # After close nothing would flush a partial batch: every event goes out on its own.
         if len(self._batch) >= self._max_events or self._closed:
@@ -59,8 +63,7 @@ class MetricsOutbox:
         elif not self._publishing and not self._tick_flush:
             self._tick_flush = True
             loop.call_soon(self._flush_if_idle)
-        # shield: one cancelled caller (a job torn down) must not cancel the others' publish.
-        await asyncio.shield(sent)
+        await sent
 
     def _flush_if_idle(self) -> None:
         self._tick_flush = False
@@ -77,29 +80,29 @@ class MetricsOutbox:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._sent is None:
+        if not self._batch:
             return
-        batch, sent = self._batch, self._sent
-        self._batch, self._sent = [], None
+        batch, waiters = self._batch, self._waiters
+        self._batch, self._waiters = [], []
         # A fresh context: the message carries many jobs' events, so it must not inherit the
         # trace (or the log job_id) of whichever job happened to trigger the flush.
-        task = asyncio.get_running_loop().create_task(self._publish(batch, sent), context=contextvars.Context())
+        task = asyncio.get_running_loop().create_task(self._publish(batch, waiters), context=contextvars.Context())
         self._publishing.add(task)
         task.add_done_callback(self._published)
 
-    async def _publish(self, batch: list[MetricEvent], sent: asyncio.Future[None]) -> None:
+    async def _publish(self, batch: list[MetricEvent], waiters: list[asyncio.Future[None]]) -> None:
         message = OutgoingMessage(MetricBatch(events=batch).encode(), message_id=f"mb_{uuid.uuid4().hex}",
                                   headers={"events": len(batch)})
         try:
             await self._broker.publish(Queue.METRICS, message)
         except asyncio.CancelledError:
-            sent.set_exception(Unavailable("metric batch abandoned at shutdown"))
+            _settle(waiters, Unavailable("metric batch abandoned at shutdown"))
             raise
         except Exception as exc:
             log.warning("metric batch not published", extra={"events": len(batch), "error": repr(exc)})
-            sent.set_exception(exc)
+            _settle(waiters, exc)
             return
-        sent.set_result(None)
+        _settle(waiters, None)
 
     async def close(self) -> None:
         """Publish what is pending and wait for its confirms (each bounded by the broker's
@@ -107,3 +110,13 @@ class MetricsOutbox:
         self._closed = True
         self.flush()
         await asyncio.gather(*self._publishing, return_exceptions=True)
+
+
+def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for waiter in waiters:
+        if waiter.done():
+            continue  # its caller was cancelled
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
