@@ -125,6 +125,9 @@ async def throughput(env: dict[str, str], seconds: int, connections: int, *, api
         deadline = time.perf_counter() + 60
         while counter.count < submitted and time.perf_counter() < deadline:
             await asyncio.sleep(0.1)
+        # wrk does not count the requests still open when it stops: their jobs come after.
+        while time.perf_counter() - counter.last < 1 and time.perf_counter() < deadline:
+            await asyncio.sleep(0.1)
         elapsed = counter.last - started
         rows = await metric_rows(env["TIMESCALE_SERVICE_URL"], schema, counter.count)
         rows_s = time.perf_counter() - started
