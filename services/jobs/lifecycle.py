@@ -6,8 +6,8 @@ or cancels a job goes through `JobLifecycle`, whatever the job's kind.
 - queued (worker): `run_message` starts the job (compare-and-set, so a redelivered message
   for a finished job is skipped), runs the kind's executor, then finishes, schedules a
   retry (by raising Retryable to the runner) or fails it; `dead_letter` fails a poison job.
-- inline (API): `run_inline` and `stream_inline` record a running job, run the executor in
-  the calling process and finish it the same way.
+- inline (API): `run_inline` and `stream_inline` (services/jobs/inline.py) record a running
+  job, run the executor in the calling process and finish it the same way.
 
 Executors return an Outcome and never write the store; this module alone does, and alone
 tells the listeners (metrics, webhooks, end of stream). Every transition is a CAS in the
@@ -16,11 +16,10 @@ store, so a job finishes once whoever races to finish it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -33,8 +32,9 @@ from services.broker.queues import job_queue
 from services.errors import Conflict, Deferred, Invalid, NotFound, PlatformError, Retryable, Unavailable
 from services.jobs.admission import Admission
 from services.jobs.events import JobListeners
-from services.jobs.executor import Executor, ExecutorRegistry, Outcome, RunAttempts, StreamEvent, StreamingExecutor
+from services.jobs.executor import Executor, ExecutorRegistry, Outcome, RunAttempts, StreamingExecutor
 from services.jobs.guard import GuardedRun, RunGuard, StartCheck
+from services.jobs.inline import InlineRuns, error_of
 from services.jobs.messages import JobMessage
 from services.jobs.model import (
     CANCEL_FROM,
@@ -61,17 +61,13 @@ def body_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _error(exc: PlatformError) -> dict[str, Any]:
-    return JobError(code=exc.code, message=exc.message, retryable=exc.retryable).model_dump()
-
-
 def _fields(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
     return [{"field": prefix + ".".join(str(p) for p in e["loc"]), "reason": e["msg"]}
             for e in exc.errors()]
 
 
 @dataclass(slots=True)
-class JobLifecycle:
+class JobLifecycle(InlineRuns):
     store: JobStore
     broker: Broker
     executors: ExecutorRegistry
@@ -284,7 +280,7 @@ class JobLifecycle:
             await self._retry_or_fail(job, exc, attempts, guarded)
             return
         except PlatformError as exc:
-            await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts, guarded=guarded)
+            await self._finish(job, JobStatus.FAILED, error=error_of(exc), attempts=attempts, guarded=guarded)
             return
         except (KeyError, ValidationError) as exc:
             log.error("job cannot run: %s", type(exc).__name__)
@@ -329,20 +325,20 @@ class JobLifecycle:
                           retry_after_s=exc.retry_after_s)
         deadline = job.created_at + self.settings.deadline_s
         if job.attempts < self.settings.max_attempts and time.time() + delay < deadline:
-            fields: dict[str, Any] = {"error": _error(exc)}
+            fields: dict[str, Any] = {"error": error_of(exc)}
             if attempts.calls:
                 fields["meta"] = {**job.meta, "attempts": self._history(job, attempts)}
             if await self.store.transition(job.id, RETRY_FROM, JobStatus.RETRYING, fields) is not None:
                 log.info("job will retry", extra={"attempt": job.attempts, "delay_s": round(delay, 3)})
                 raise Retryable(exc.message, retry_after_s=delay) from exc
             return
-        await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts, guarded=guarded)
+        await self._finish(job, JobStatus.FAILED, error=error_of(exc), attempts=attempts, guarded=guarded)
 
     async def _requeue_throttled(self, job: Job, exc: Retryable, attempts: RunAttempts) -> None:
         """The provider said 429 (the scheduler has already lowered its capacity): the job goes
         back to the queue as if it had not started, its attempt given back, and waits for a new
         capacity slot. Raises Retryable."""
-        fields: dict[str, Any] = {"attempts": max(0, job.attempts - 1), "error": _error(exc)}
+        fields: dict[str, Any] = {"attempts": max(0, job.attempts - 1), "error": error_of(exc)}
         if attempts.calls:
             fields["meta"] = {**job.meta, "attempts": self._history(job, attempts)}
         requeued = await self.store.transition(job.id, RETRY_FROM, JobStatus.QUEUED, fields)
@@ -358,7 +354,7 @@ class JobLifecycle:
     async def _refuse_start(self, job: Job, exc: PlatformError) -> None:
         """Fail a job that must not start (queue timeout, no budget left): no attempt, no
         provider call; listeners hear of it as of any failed job (metric row, webhook)."""
-        fields: dict[str, Any] = {"finished_at": time.time(), "error": _error(exc)}
+        fields: dict[str, Any] = {"finished_at": time.time(), "error": error_of(exc)}
         try:
             guarded = await self._guarded(job.org_id, job.kind, job.meta)
         except PlatformError:
@@ -400,92 +396,6 @@ class JobLifecycle:
         if done is not None:
             log.error("job dead-lettered after repeated crashes")
             await self._ended(done)
-
-    # -- inline side -------------------------------------------------------------------
-
-    async def _start_inline(
-        self, org_id: str, kind: str, payload: BaseModel, meta: dict[str, Any],
-    ) -> tuple[Job, GuardedRun | None]:
-        """Record the running job; a refused request (block list) raises before any record."""
-        self._check(kind, payload)
-        guarded = await self._guarded(org_id, kind, meta)
-        if guarded is not None:
-            guarded.check(payload)
-        request = payload.model_dump(mode="json", exclude_none=True)
-        now = time.time()
-        job = Job(
-            org_id=org_id, kind=kind, status=JobStatus.RUNNING, attempts=1, created_at=now,
-            started_at=now, queue_ms=0.0, meta={**meta, "mode": "inline"},
-            request=guarded.record_request(request) if guarded is not None else request,
-        )
-        await self.store.create(job)
-        return job, guarded
-
-    async def run_inline(self, org_id: str, kind: str, payload: BaseModel, meta: dict[str, Any]) -> Job:
-        """Run in this process to the final answer; the finished job is returned, a failure raised."""
-        executor = self.executor(kind)
-        job, guarded = await self._start_inline(org_id, kind, payload, meta)
-        attempts = RunAttempts()
-        try:
-            if guarded is not None:
-                payload = await guarded.before_run(job, payload, attempts)
-            while True:
-                try:
-                    outcome = await executor.run(job, payload, attempts)
-                    break
-                except Deferred as exc:
-                    await self._wait_inline(job, exc)
-        except PlatformError as exc:
-            await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts, guarded=guarded)
-            raise
-        return await self._finish(job, JobStatus.SUCCEEDED, outcome=outcome, attempts=attempts, guarded=guarded)
-
-    async def _wait_inline(self, job: Job, exc: Deferred) -> None:
-        """An inline run that is not ready waits here: the caller holds the request open
-        anyway. Past the job's deadline it fails with `queue_timeout`."""
-        delay = max(0.01, exc.retry_after_s or 0.5)
-        if time.time() + delay > job.created_at + self.settings.deadline_s:
-            raise Unavailable(f"waited too long: {exc.message}", code="queue_timeout",
-                              retry_after_s=delay) from exc
-        await asyncio.sleep(delay)
-
-    async def stream_inline(
-        self, org_id: str, kind: str, payload: BaseModel, meta: dict[str, Any],
-    ) -> AsyncGenerator[tuple[Job, StreamEvent], None]:
-        """Yield (job, event) as the model writes; the job is finished with the `done` event,
-        failed on an error, and cancelled when the caller stops reading (client gone)."""
-        executor = self.executor(kind)
-        if not isinstance(executor, StreamingExecutor):
-            raise Invalid(f"jobs of kind {kind!r} cannot stream", field="stream")
-        job, guarded = await self._start_inline(org_id, kind, payload, meta)
-        attempts = RunAttempts()
-        finished = started = False
-        try:
-            if guarded is not None:
-                payload = await guarded.before_run(job, payload, attempts)
-            while not finished:
-                try:
-                    async for event in executor.stream(job, payload, attempts):
-                        started = True
-                        if event.outcome is not None:
-                            finished = True
-                            job = await self._finish(job, JobStatus.SUCCEEDED, outcome=event.outcome,
-                                                     attempts=attempts, guarded=guarded)
-                        yield job, event
-                except Deferred as exc:
-                    if started:
-                        raise
-                    await self._wait_inline(job, exc)
-                    continue
-                if not finished:
-                    raise RuntimeError("the stream ended without its outcome")
-        except PlatformError as exc:
-            finished = True
-            await self._finish(job, JobStatus.FAILED, error=_error(exc), attempts=attempts, guarded=guarded)
-            raise
-        finally:
-            if not finished:
-                await self._finish(job, JobStatus.CANCELLED, attempts=attempts, guarded=guarded)
 
     # -- the finish every path shares --------------------------------------------------
 
