@@ -20,8 +20,9 @@ DEAD_LETTER_CONCURRENCY = 10
 
 def _job_pool(ctx: Context, kind: str) -> list[Consumer]:
     queue = job_queue(kind)
+    slots = ctx.settings.jobs.concurrency
     return [
-        Consumer(queue, jobs.handler(ctx.lifecycle), ctx.settings.jobs.concurrency),
+        Consumer(queue, jobs.handler(ctx.lifecycle, broker=ctx.broker, queue=queue, slots=slots), slots),
         Consumer(dead_letter_queue(queue), jobs.dead_handler(ctx.lifecycle), DEAD_LETTER_CONCURRENCY),
     ]
 

@@ -5,6 +5,8 @@ Handler outcomes map to the broker in ONE place (`_dispatch`):
 - Retryable        -> republish to the queue through its delay queue, then ack
 - Permanent        -> reject (dead-letter queue)
 - anything else    -> requeue; RabbitMQ's x-delivery-limit dead-letters poison messages
+(A message carrying a pack of jobs maps each job's outcome in its handler first:
+workers/handlers/jobs.py.)
 
 Each delivery runs in a consumer span continuing the trace its message carries
 (services/observability/tracing.py), and settles into the worker's health (workers/health.py).

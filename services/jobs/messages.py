@@ -1,9 +1,17 @@
-"""Messages between the API and the workers: versioned, ids only, never secrets."""
+"""Messages between the API and the workers: versioned, ids only, never secrets.
+
+v1 (`JobMessage`) carries one job: what a submit publishes. v2 (`JobPack`) carries several
+held jobs of one kind: what a dispatch round publishes (services/scheduling), so a backlog
+costs the broker and the worker one delivery a pack rather than one a job. A worker decodes
+either with `decode_jobs`.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, TypeAdapter
 
 from services.broker.base import OutgoingMessage
 
@@ -21,3 +29,37 @@ class JobMessage(BaseModel):
     @classmethod
     def decode(cls, body: bytes) -> JobMessage:
         return cls.model_validate_json(body)
+
+
+class PackedJob(BaseModel):
+    job_id: str
+    org_id: str
+
+
+class JobPack(BaseModel):
+    v: Literal[2] = 2
+    kind: str
+    jobs: list[PackedJob] = Field(min_length=1)
+
+    def outgoing(self) -> OutgoingMessage:
+        return OutgoingMessage(orjson.dumps(self.model_dump(mode="json")), message_id=f"pack:{self.jobs[0].job_id}",
+                               headers={"v": self.v, "kind": self.kind})
+
+    def messages(self) -> list[JobMessage]:
+        return [JobMessage(job_id=j.job_id, org_id=j.org_id, kind=self.kind) for j in self.jobs]
+
+
+_ANY: TypeAdapter[JobMessage | JobPack] = TypeAdapter(JobMessage | JobPack)
+
+
+def outgoing(kind: str, jobs: list[tuple[str, str]]) -> OutgoingMessage:
+    """One message for `jobs` ((job id, org id) pairs): a JobMessage for one, a JobPack for more."""
+    if len(jobs) == 1:
+        return JobMessage(job_id=jobs[0][0], org_id=jobs[0][1], kind=kind).outgoing()
+    return JobPack(kind=kind, jobs=[PackedJob(job_id=j, org_id=o) for j, o in jobs]).outgoing()
+
+
+def decode_jobs(body: bytes) -> list[JobMessage]:
+    """The jobs a message carries. Raises pydantic's ValidationError for anything else."""
+    message = _ANY.validate_json(body)
+    return message.messages() if isinstance(message, JobPack) else [message]

@@ -10,7 +10,7 @@ from typing import Any
 
 from services.jobs.model import Job
 from services.jobs.store import Created, JobStore
-from services.scheduling.store import Learnt, Limits, Picked, Place
+from services.scheduling.store import Learnt, Limits, Picked, Place, dispatch_window
 
 RATE_WINDOW_S = 10
 # A dispatcher unseen for this many leases is forgotten (its claims were swept long before).
@@ -107,21 +107,25 @@ class MemoryFairQueue:
         k.enlist(org_id)
 
     async def hold(self, job: Job, *, body_hash: str | None, org_id: str, priority: int, weight: float,
-                   owner: str, now: float, ahead: int, stale_s: float, limit: int) -> tuple[Created, list[Picked]]:
+                   owner: str, now: float, ahead: int, stale_s: float, limit: int,
+                   ahead_s: float = 0.0) -> tuple[Created, list[Picked]]:
         # One process: nothing else runs between the record and the push.
         created = await self._jobs.create(job, body_hash=body_hash)
         if not created.created:
             return created, []
         await self.push(job.kind, org_id, priority, job.id, weight)
-        return created, await self.pick(job.kind, owner=owner, now=now, ahead=ahead, stale_s=stale_s, limit=limit)
+        return created, await self.pick(job.kind, owner=owner, now=now, ahead=ahead, stale_s=stale_s, limit=limit,
+                                        ahead_s=ahead_s)
 
     async def pick(self, kind: str, *, owner: str, now: float, ahead: int, stale_s: float,
-                   limit: int) -> list[Picked]:
+                   limit: int, ahead_s: float = 0.0) -> list[Picked]:
         k = self._k[kind]
         k.alive[owner] = now
         for job_id in [j for j, t in k.out.items() if t <= now - stale_s]:
             del k.out[job_id]
-        n = min(ahead - len(k.out), limit)
+        second = int(now)
+        window = dispatch_window(ahead, ahead_s, now, k.starts.get(second - 1, 0), k.starts.get(second, 0))
+        n = min(window - len(k.out), limit)
         out: list[Picked] = []
         guard = 0
         while n > 0 and k.ring and guard < 10_000:

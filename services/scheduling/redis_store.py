@@ -25,7 +25,7 @@ from services.jobs.model import Job
 from services.jobs.redis_lua import CREATE_JOB
 from services.jobs.redis_store import RedisJobStore
 from services.jobs.store import Created
-from services.scheduling.store import Learnt, Limits, Picked, Place
+from services.scheduling.store import MIN_RATE_SPAN_S, Learnt, Limits, Picked, Place
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -92,16 +92,25 @@ end
 """
 
 _PUSH_PICK = _SIZE + """
+local function window(p, now, ahead, ahead_s)
+  if ahead_s <= 0 then return ahead end
+  local sec = math.floor(now)
+  local last = tonumber(redis.call('GET', p .. 'rate:' .. (sec - 1))) or 0
+  local this = tonumber(redis.call('GET', p .. 'rate:' .. sec)) or 0
+  local rate = math.max(last, this / math.max(now - sec, """ + repr(MIN_RATE_SPAN_S) + """))
+  return math.max(ahead, math.floor(rate * ahead_s))
+end
 local function push(p, org, priority, job, weight)
   redis.call('RPUSH', p .. 'q:' .. org .. ':' .. priority, job)
   redis.call('HSET', p .. 'weights', org, weight)
   enlist(p, org)
 end
-local function pick(p, now_arg, ahead, stale_s, limit, owner)
+local function pick(p, now_arg, ahead, ahead_s, stale_s, limit, owner)
   local now = tonumber(now_arg)
   redis.call('HSET', p .. 'alive', owner, now_arg)
   redis.call('ZREMRANGEBYSCORE', p .. 'out', '-inf', now - tonumber(stale_s))
-  local n = math.min(tonumber(ahead) - redis.call('ZCARD', p .. 'out'), tonumber(limit))
+  local n = math.min(window(p, now, tonumber(ahead), tonumber(ahead_s)) - redis.call('ZCARD', p .. 'out'),
+                     tonumber(limit))
   local out = {}
   local guard = 0
   while n > 0 and guard < 10000 do
@@ -140,21 +149,21 @@ push(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return 1
 """
 
-# ARGV: prefix, now, ahead, stale_s, limit, owner. Returns a flat list job, org, priority, ...
+# ARGV: prefix, now, ahead, ahead_s, stale_s, limit, owner. Returns a flat list job, org, priority, ...
 PICK = _PUSH_PICK + """
-return pick(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+return pick(ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 """
 
 # A submit in one round trip: record the job (the job store's create_job), push it, pick.
-# KEYS: create_job's. ARGV: prefix, org, priority, weight, now, ahead, stale_s, limit, owner,
-# then create_job's arguments (the 13th is the job id). Returns {the earlier submission's
-# idempotency value} when its key was seen (nothing recorded, pushed or picked), else
-# {'', job, org, priority, ...}: the pick.
+# KEYS: create_job's. ARGV: prefix, org, priority, weight, now, ahead, ahead_s, stale_s, limit,
+# owner, then create_job's arguments (the 14th is the job id). Returns {the earlier
+# submission's idempotency value} when its key was seen (nothing recorded, pushed or picked),
+# else {'', job, org, priority, ...}: the pick.
 HOLD = CREATE_JOB + _PUSH_PICK + """
-local seen = create_job(KEYS, ARGV, 10)
+local seen = create_job(KEYS, ARGV, 11)
 if seen then return {seen} end
-push(ARGV[1], ARGV[2], ARGV[3], ARGV[13], ARGV[4])
-local out = pick(ARGV[1], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+push(ARGV[1], ARGV[2], ARGV[3], ARGV[14], ARGV[4])
+local out = pick(ARGV[1], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
 table.insert(out, 1, '')
 return out
 """
@@ -300,25 +309,28 @@ class RedisFairQueue:
         await self._push(args=[self._p(kind), org_id, priority, job_id, repr(weight)])
 
     async def hold(self, job: Job, *, body_hash: str | None, org_id: str, priority: int, weight: float,
-                   owner: str, now: float, ahead: int, stale_s: float, limit: int) -> tuple[Created, list[Picked]]:
+                   owner: str, now: float, ahead: int, stale_s: float, limit: int,
+                   ahead_s: float = 0.0) -> tuple[Created, list[Picked]]:
         keys, record = self._jobs.create_call(job, body_hash)
         try:
             raw = await self._scripts.call(self._hold, keys, [
-                self._p(job.kind), org_id, priority, repr(weight), repr(now), ahead, repr(stale_s), limit, owner,
-                *record])
+                self._p(job.kind), org_id, priority, repr(weight), repr(now), ahead, repr(ahead_s), repr(stale_s),
+                limit, owner, *record])
         except RedisError as exc:
             raise Unavailable("job store unreachable") from exc
         if raw[0]:
             earlier = await self._jobs.replayed(job, body_hash, raw[0])
             if earlier is None:  # the earlier job expired before its key: hold this one afresh
                 return await self.hold(job, body_hash=body_hash, org_id=org_id, priority=priority, weight=weight,
-                                       owner=owner, now=now, ahead=ahead, stale_s=stale_s, limit=limit)
+                                       owner=owner, now=now, ahead=ahead, stale_s=stale_s, limit=limit,
+                                       ahead_s=ahead_s)
             return earlier, []
         return Created(job, created=True), _picked(raw[1:])
 
     async def pick(self, kind: str, *, owner: str, now: float, ahead: int, stale_s: float,
-                   limit: int) -> list[Picked]:
-        return _picked(await self._pick(args=[self._p(kind), repr(now), ahead, repr(stale_s), limit, owner]))
+                   limit: int, ahead_s: float = 0.0) -> list[Picked]:
+        return _picked(await self._pick(args=[self._p(kind), repr(now), ahead, repr(ahead_s), repr(stale_s),
+                                              limit, owner]))
 
     async def confirm(self, kind: str, job_ids: list[str]) -> None:
         if job_ids:

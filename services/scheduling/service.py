@@ -4,15 +4,17 @@ Fair shares. Each kind has per-org, per-priority FIFO sub-queues (FairQueue) in 
 RabbitMQ queue. Submit records the job and parks it there (one Lua script on Redis, with
 the submit's own dispatch round: one round trip); dispatch rounds (the API right after a
 submit, and a loop in every worker) move jobs into RabbitMQ by weighted deficit round robin,
-only while fewer than `dispatch_ahead` dispatched jobs wait to start. We chose this over one
-RabbitMQ queue per org because queues per org need every worker to discover and consume
-new queues, and RabbitMQ's round robin over consumers is neither weighted nor priority
-aware; over x-max-priority because that only orders one org's jobs (and quorum queues on
-RabbitMQ 3.10 do not support it). The bound it gives: a job of an org that becomes active
-waits for at most `dispatch_ahead` jobs already dispatched plus, per round, one quantum of
-each other active org, i.e. about `(dispatch_ahead + orgs) / start rate` seconds, whatever
-the other orgs' backlog. Within an org, `high` jobs leave before `normal`, `normal` before
-`low`.
+in packs of `dispatch_pack` a message (services/jobs/messages.py), only while fewer than
+the window (`dispatch_ahead`, or `dispatch_ahead_s` of the kind's start rate) of dispatched
+jobs wait to start. We chose this over one RabbitMQ queue per org because queues per org
+need every worker to discover and consume new queues, and RabbitMQ's round robin over
+consumers is neither weighted nor priority aware; over x-max-priority because that only
+orders one org's jobs (and quorum queues on RabbitMQ 3.10 do not support it). The bound it
+gives: a job of an org that becomes active waits for at most the window of jobs already
+dispatched plus, per round, one quantum of each other active org, i.e. about
+`(dispatch_ahead + orgs) / start rate` seconds, or `dispatch_ahead_s` when the rate makes
+the window larger, whatever the other orgs' backlog. Within an org, `high` jobs leave
+before `normal`, `normal` before `low`.
 
 Crash recovery. A dispatch round claims the jobs it takes (FairQueue.pick moves them from
 their org lists to this dispatcher's claims in one Lua step) and drops each claim once
@@ -39,10 +41,10 @@ import uuid
 from typing import Any
 
 from config import SchedulingSettings
-from services.broker.base import Broker, OutgoingMessage
+from services.broker.base import Broker
 from services.broker.queues import job_queue
 from services.jobs.admission import RUN_NOW, Admit, Held
-from services.jobs.messages import JobMessage
+from services.jobs.messages import outgoing
 from services.jobs.model import Job, JobStatus
 from services.jobs.store import JobStore
 from services.scheduling.capacity import Capacity
@@ -129,7 +131,8 @@ class Scheduler:
         created, picked = await self.queue.hold(
             job, body_hash=body_hash, org_id=share, priority=self.priority(job), weight=self.weight(share),
             owner=self.owner, now=time.time(), ahead=self.settings.dispatch_ahead,
-            stale_s=self.settings.dispatched_stale_s, limit=self.settings.dispatch_ahead)
+            stale_s=self.settings.dispatched_stale_s, limit=self.settings.dispatch_ahead,
+            ahead_s=self.settings.dispatch_ahead_s)
         _, failed = await self._publish_claimed(job.kind, picked)
         # Its own publish failed: the submit fails (503) as without fair shares. The held copy
         # is harmless: dispatched later, it is skipped as finished.
@@ -147,15 +150,20 @@ class Scheduler:
     async def _pick(self, kind: str) -> list[Picked]:
         return await self.queue.pick(kind, owner=self.owner, now=time.time(),
                                      ahead=self.settings.dispatch_ahead,
+                                     ahead_s=self.settings.dispatch_ahead_s,
                                      stale_s=self.settings.dispatched_stale_s,
                                      limit=self.settings.dispatch_ahead)
 
     async def _publish_claimed(self, kind: str, picked: list[Picked]) -> tuple[int, set[str]]:
         if not picked:
             return 0, set()
-        # One broker call for the round: one write and one wait for all the confirms.
-        outcomes = await self.broker.publish_each(job_queue(kind), [self._message(kind, p) for p in picked])
-        failed = [p for p, outcome in zip(picked, outcomes, strict=True) if outcome is not None]
+        # One broker call for the round: one write and one wait for all the confirms; the
+        # round's jobs in packs of `dispatch_pack` a message.
+        size = self.settings.dispatch_pack
+        packs = [picked[i:i + size] for i in range(0, len(picked), size)]
+        outcomes = await self.broker.publish_each(job_queue(kind), [
+            outgoing(kind, [(p.job_id, p.org_id.removesuffix("/batch")) for p in pack]) for pack in packs])
+        failed = [p for pack, outcome in zip(packs, outcomes, strict=True) if outcome is not None for p in pack]
         await self.queue.confirm(kind, [p.job_id for p in picked if p not in failed])
         if failed:
             log.warning("dispatch could not publish; jobs stay held", extra={"count": len(failed)})
@@ -182,10 +190,6 @@ class Scheduler:
         log.warning("re-published jobs claimed by a dispatcher that is gone",
                     extra={"kind": kind, "claims": len(claims), "published": moved})
         return moved
-
-    @staticmethod
-    def _message(kind: str, picked: Picked) -> OutgoingMessage:
-        return JobMessage(job_id=picked.job_id, org_id=picked.org_id.removesuffix("/batch"), kind=kind).outgoing()
 
     def start_dispatching(self, kinds: list[str]) -> None:
         """Dispatch rounds for `kinds` in this process until `close`."""

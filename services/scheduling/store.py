@@ -7,6 +7,7 @@ runs one contract suite against both.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -15,6 +16,21 @@ from services.jobs.store import Created
 
 # Priorities inside an org: lower serves first.
 PRIORITIES = {"high": 0, "normal": 1, "low": 2}
+# The current second's starts count as a rate over at least this long: 300 starts in its
+# first 20 ms are not a rate of 15,000/s. The previous whole second covers the start of each
+# second once the kind has been running for one.
+MIN_RATE_SPAN_S = 0.25
+
+
+def dispatch_window(ahead: int, ahead_s: float, now: float, last_second: int, this_second: int) -> int:
+    """How many dispatched-but-not-started jobs a kind may have: `ahead`, or `ahead_s`
+    seconds of its start rate when that is more (from the starts counted in the previous
+    and the current second; the Lua in redis_store computes the same)."""
+    if ahead_s <= 0:
+        return ahead
+    span = max(now - math.floor(now), MIN_RATE_SPAN_S)
+    rate = max(float(last_second), this_second / span)
+    return max(ahead, math.floor(rate * ahead_s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +102,18 @@ class FairQueue(Protocol):
     async def push(self, kind: str, org_id: str, priority: int, job_id: str, weight: float) -> None: ...
 
     async def hold(self, job: Job, *, body_hash: str | None, org_id: str, priority: int, weight: float,
-                   owner: str, now: float, ahead: int, stale_s: float, limit: int) -> tuple[Created, list[Picked]]:
+                   owner: str, now: float, ahead: int, stale_s: float, limit: int,
+                   ahead_s: float = 0.0) -> tuple[Created, list[Picked]]:
         """Submit in one atomic step: record the job in the job store, push it (under `org_id`,
         its fair-share key) and run a pick. An Idempotency-Key seen before records, pushes
         and picks nothing: the earlier job comes back, not created."""
         ...
 
     async def pick(self, kind: str, *, owner: str, now: float, ahead: int, stale_s: float,
-                   limit: int) -> list[Picked]:
-        """Up to `ahead` minus the dispatched count (at most `limit`), in DRR order; marks them
-        dispatched and claimed by `owner`."""
+                   limit: int, ahead_s: float = 0.0) -> list[Picked]:
+        """Up to the window (`dispatch_window` of `ahead`, `ahead_s` and the kind's starts)
+        minus the dispatched count, at most `limit`, in DRR order; marks them dispatched and
+        claimed by `owner`."""
         ...
 
     async def confirm(self, kind: str, job_ids: list[str]) -> None:

@@ -21,6 +21,21 @@ async def wait_status(ctx: Any, job_id: str, status: JobStatus, timeout: float =
     raise AssertionError(f"job {job_id} never reached {status}: {job}")
 
 
+async def work_until(ctx: Any, job_ids: list[str], status: JobStatus = JobStatus.SUCCEEDED,
+                     timeout: float = 60) -> None:
+    """An in-process worker of the model pool (with its dispatch loop) runs until every job
+    reached `status`; then it drains and the dispatch stops."""
+    from workers.process import start_runner
+
+    runner = await start_runner(ctx, ["model"])
+    try:
+        for job_id in job_ids:
+            await wait_status(ctx, job_id, status, timeout=timeout)
+    finally:
+        await runner.stop()
+        await ctx.scheduler.close()
+
+
 @contextlib.asynccontextmanager
 async def completions(ctx: Any, channel_prefix: str) -> AsyncIterator[list[str]]:
     """The ids of the jobs completed while inside, in order, repeats included."""

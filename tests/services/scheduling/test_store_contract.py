@@ -12,7 +12,7 @@ from services.jobs.memory_store import MemoryJobStore
 from services.jobs.model import Job, JobKind
 from services.jobs.store import Created, JobStore
 from services.scheduling.memory_store import MemoryCapacity, MemoryFairQueue
-from services.scheduling.store import CapacityStore, FairQueue, Learnt, Limits, Picked
+from services.scheduling.store import CapacityStore, FairQueue, Learnt, Limits, Picked, dispatch_window
 from tests.conftest import require_env
 
 
@@ -116,6 +116,33 @@ async def test_dispatched_jobs_bound_what_is_picked_until_they_start(stores: Sto
     await queue.restore("model", again, {"a": 1.0})
     place = await queue.place("model", "a", 1, again[0].job_id, 100.0)
     assert place.held and place.same == 0
+
+
+async def test_the_dispatch_window_grows_to_a_share_of_a_second_of_starts(stores: Stores) -> None:
+    queue = stores.queue
+    for i in range(200):
+        await queue.push("model", "a", 1, f"j{i}", 1.0)
+    # 120 starts in second 99 make a rate of 120/s: 0.25 s of it is 30 jobs ahead, not 2.
+    for i in range(120):
+        await queue.started("model", f"s{i}", 99.5)
+    assert len(await queue.pick("model", owner="d1", now=100.5, ahead=2, ahead_s=0.25, stale_s=60, limit=100)) == 30
+    # Without `ahead_s` the window is `ahead`, whatever the rate (the 30 above still count).
+    assert await queue.pick("model", owner="d1", now=100.5, ahead=2, stale_s=60, limit=100) == []
+    # Early in a second its own starts count over at least MIN_RATE_SPAN_S: 40 starts by
+    # 200.05 are a rate of 160/s, so 0.5 s of it is 80 ahead, 50 more than the 30 out.
+    for i in range(40):
+        await queue.started("model", f"t{i}", 200.01)
+    more = await queue.pick("model", owner="d1", now=200.05, ahead=2, ahead_s=0.5, stale_s=600, limit=100)
+    assert len(more) == 50
+    # A window never shrinks below `ahead`: with no starts it is 2, and 80 are still out.
+    assert await queue.pick("model", owner="d1", now=500.0, ahead=2, ahead_s=0.25, stale_s=600, limit=100) == []
+
+
+def test_the_python_window_and_the_lua_one_agree_on_their_arithmetic() -> None:
+    assert dispatch_window(200, 0.25, 10.5, 4000, 2000) == 1000  # 4,000/s last second
+    assert dispatch_window(200, 0.25, 10.1, 0, 1000) == 1000  # 1,000 in 0.1 s counts over 0.25 s
+    assert dispatch_window(200, 0.25, 10.9, 100, 90) == 200  # slower than ahead / ahead_s
+    assert dispatch_window(200, 0, 10.5, 10_000, 10_000) == 200
 
 
 async def test_claims_of_a_dispatcher_that_is_gone_pass_to_a_sweeper_once(
