@@ -385,10 +385,11 @@ class SchedulingSettings(BaseSettings):
     # at 4,000-4,500 starts/s (1,000 per 0.25 s, in steps of 200); 0.25 s keeps it fed at
     # 5,000+/s while a newly active org still waits about a quarter second behind it.
     dispatch_ahead_s: float = Field(default=0.25, ge=0)
-    # Held jobs per RabbitMQ message: a dispatch round publishes its jobs in packs of this
-    # many. Receiving a message cost a worker ~100 us of CPU of the ~300 a job start took;
-    # in packs of 32, a start took ~175. 1 publishes one message a job, as a platform
-    # before packs did: set it while workers of that version still consume.
+    # Jobs per RabbitMQ message: a dispatch round (a worker's, or the submits of one API loop
+    # tick) publishes its jobs in packs of this many. Receiving a message cost a worker ~100
+    # us of CPU of the ~300 a job start took; in packs of 32, a start took ~175-190. 1
+    # publishes one message a job, as a platform before packs did: set it while workers of
+    # that version still consume.
     dispatch_pack: int = Field(default=32, ge=1, le=1000)
     # Pause between dispatch rounds while jobs are held (s).
     dispatch_interval_s: float = Field(default=0.02, gt=0)

@@ -1,9 +1,9 @@
 """Messages between the API and the workers: versioned, ids only, never secrets.
 
-v1 (`JobMessage`) carries one job: what a submit publishes. v2 (`JobPack`) carries several
-held jobs of one kind: what a dispatch round publishes (services/scheduling), so a backlog
-costs the broker and the worker one delivery a pack rather than one a job. A worker decodes
-either with `decode_jobs`.
+v1 (`JobMessage`) carries one job. v2 (`JobPack`) carries several jobs of one kind: what a
+dispatch round publishes when it moved more than one (services/scheduling; the submits of
+one API loop tick share a round), so the broker and the worker handle one delivery a pack
+rather than one a job. A worker decodes either with `decode_jobs`.
 """
 
 from __future__ import annotations

