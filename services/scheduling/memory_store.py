@@ -10,7 +10,7 @@ from typing import Any
 
 from services.jobs.model import Job
 from services.jobs.store import Created, JobStore
-from services.scheduling.store import Learnt, Limits, Picked, Place, dispatch_window
+from services.scheduling.store import RATE_BUCKETS, Learnt, Limits, Picked, Place, dispatch_window, rate_bucket
 
 RATE_WINDOW_S = 10
 # A dispatcher unseen for this many leases is forgotten (its claims were swept long before).
@@ -86,6 +86,8 @@ class _Kind:
         self.claims: dict[str, tuple[float, str, str, int]] = {}
         self.alive: dict[str, float] = {}
         self.starts: dict[int, int] = defaultdict(int)
+        # Starts per RATE_BUCKET_S, for the dispatch window.
+        self.buckets: dict[int, int] = defaultdict(int)
 
     def size(self, org: str) -> int:
         return sum(len(self.lists[(org, p)]) for p in range(3))
@@ -123,8 +125,8 @@ class MemoryFairQueue:
         k.alive[owner] = now
         for job_id in [j for j, t in k.out.items() if t <= now - stale_s]:
             del k.out[job_id]
-        second = int(now)
-        window = dispatch_window(ahead, ahead_s, now, k.starts.get(second - 1, 0), k.starts.get(second, 0))
+        bucket = rate_bucket(now)
+        window = dispatch_window(ahead, ahead_s, [k.buckets.get(bucket - i, 0) for i in range(1, RATE_BUCKETS + 1)])
         n = min(window - len(k.out), limit)
         out: list[Picked] = []
         guard = 0
@@ -188,6 +190,11 @@ class MemoryFairQueue:
         k.out.pop(job_id, None)
         second = int(now)
         k.starts[second] += 1
+        bucket = rate_bucket(now)
+        k.buckets[bucket] += 1
+        if len(k.buckets) > 2 * RATE_BUCKETS:
+            for old in [b for b in k.buckets if b <= bucket - RATE_BUCKETS]:
+                del k.buckets[old]
         if len(k.starts) > 2 * RATE_WINDOW_S:
             for old in [s for s in k.starts if s < second - RATE_WINDOW_S]:
                 del k.starts[old]

@@ -25,7 +25,16 @@ from services.jobs.model import Job
 from services.jobs.redis_lua import CREATE_JOB
 from services.jobs.redis_store import RedisJobStore
 from services.jobs.store import Created
-from services.scheduling.store import MIN_RATE_SPAN_S, Learnt, Limits, Picked, Place
+from services.scheduling.store import (
+    MIN_RATE_BUCKETS,
+    RATE_BUCKETS,
+    RATE_BUCKETS_PER_S,
+    Learnt,
+    Limits,
+    Picked,
+    Place,
+    rate_bucket,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -94,10 +103,14 @@ end
 _PUSH_PICK = _SIZE + """
 local function window(p, now, ahead, ahead_s)
   if ahead_s <= 0 then return ahead end
-  local sec = math.floor(now)
-  local last = tonumber(redis.call('GET', p .. 'rate:' .. (sec - 1))) or 0
-  local this = tonumber(redis.call('GET', p .. 'rate:' .. sec)) or 0
-  local rate = math.max(last, this / math.max(now - sec, """ + repr(MIN_RATE_SPAN_S) + """))
+  local bucket = math.floor(now * """ + str(RATE_BUCKETS_PER_S) + """)
+  local rate, total = 0, 0
+  for k = 1, """ + str(RATE_BUCKETS) + """ do
+    total = total + (tonumber(redis.call('GET', p .. 'starts:' .. (bucket - k))) or 0)
+    if k >= """ + str(MIN_RATE_BUCKETS) + """ then
+      rate = math.max(rate, total * """ + str(RATE_BUCKETS_PER_S) + """ / k)
+    end
+  end
   return math.max(ahead, math.floor(rate * ahead_s))
 end
 local function push(p, org, priority, job, weight)
@@ -226,6 +239,9 @@ redis.call('ZREM', ARGV[1] .. 'out', ARGV[2])
 local key = ARGV[1] .. 'rate:' .. ARGV[3]
 redis.call('INCR', key)
 redis.call('EXPIRE', key, 30)
+local bucket = ARGV[1] .. 'starts:' .. ARGV[4]
+redis.call('INCR', bucket)
+redis.call('EXPIRE', bucket, 5)
 return 1
 """
 
@@ -350,7 +366,7 @@ class RedisFairQueue:
 
     async def started(self, kind: str, job_id: str, now: float) -> None:
         # Every job start calls it: the jobs starting in one tick share one call.
-        await self._scripts.call(self._started, [], [self._p(kind), job_id, int(now)])
+        await self._scripts.call(self._started, [], [self._p(kind), job_id, int(now), rate_bucket(now)])
 
     async def place(self, kind: str, org_id: str, priority: int, job_id: str, now: float) -> Place:
         held, higher, same, others, dispatched, starts = await self._place(

@@ -27,8 +27,8 @@ from tests.e2e.jobs_support import work_until
 SLOTS = 4
 
 
-def _settings(backend: str, unique: str, tmp_path: Path, **scheduling: Any) -> Settings:
-    base = make_settings(backend, unique, tmp_path, concurrency=SLOTS)
+def _settings(backend: str, unique: str, tmp_path: Path, *, slots: int = SLOTS, **scheduling: Any) -> Settings:
+    base = make_settings(backend, unique, tmp_path, concurrency=slots)
     return base.model_copy(update={"scheduling": base.scheduling.model_copy(update=scheduling)})
 
 
@@ -80,9 +80,10 @@ class Run:
 
 
 async def _run_held(settings: Settings, count: int, model: str,
-                    before: Callable[[list[str]], None] = lambda ids: None) -> Run:
+                    before: Callable[[Any, list[str]], None] = lambda ctx, ids: None) -> Run:
     """One job dispatched alone, then `count` held in the fair queue (the next round packs
-    them), and an in-process worker runs them all to success (`before` sees the ids first)."""
+    them), and an in-process worker runs them all to success (`before` sees the context and
+    the ids first)."""
     async with context(settings) as ctx:
         await ctx.broker.declare(["jobs.model"])
         sent = Sent(ctx)
@@ -90,7 +91,7 @@ async def _run_held(settings: Settings, count: int, model: str,
         ctx.scheduler.settings.dispatch_ahead = 1  # a submit's own round moves at most this many
         ids = [(await ctx.lifecycle.submit("org-a", JobKind.MODEL, _payload(model))).job.id for _ in range(count + 1)]
         ctx.scheduler.settings.dispatch_ahead = ahead
-        before(ids)
+        before(ctx, ids)
         await work_until(ctx, ids, timeout=60)
         return Run(ids, sent, [await ctx.jobs.get(j) for j in ids])
 
@@ -114,7 +115,7 @@ async def test_held_jobs_travel_in_packs_and_run_once_each_in_a_slot(
 async def test_a_packed_job_that_must_wait_for_capacity_goes_back_alone(unique: str, tmp_path: Path) -> None:
     # Two calls per 2 s window at 95% headroom: one start every ~1.05 s, far enough
     # (NEAR_S = 1 s) that each later job goes round a delay queue rather than sleeping here.
-    settings = _settings("real", unique, tmp_path, limits={"mock/mock-0ms": {"rpm": 2}}, window_s=2.0)
+    settings = _settings("real", unique, tmp_path, slots=16, limits={"mock/mock-0ms": {"rpm": 2}}, window_s=2.0)
     run = await _run_held(settings, 3, "mock-0ms")
     ids, sent, records = run.ids, run.sent, run.records
     packs = [m for m, _ in sent.messages if len(m) > 1]
@@ -139,12 +140,40 @@ async def test_a_packed_job_that_failed_goes_back_alone_and_its_pack_mates_finis
         await run_message(self, message, redelivered=redelivered)
 
     monkeypatch.setattr(JobLifecycle, "run_message", fails_once)
-    run = await _run_held(_settings("real", unique, tmp_path), 5, "mock-0ms", before=lambda ids: broken.append(ids[3]))
+    # Slots for all: the pack of 5 runs whole, so the failed job's message of its own is its
+    # failure's, not a pack's rest sent back.
+    run = await _run_held(_settings("real", unique, tmp_path, slots=16), 5, "mock-0ms",
+                          before=lambda ctx, ids: broken.append(ids[3]))
     ids, sent, records = run.ids, run.sent, run.records
     assert [m for m, _ in sent.messages if len(m) > 1] == [ids[1:]]
     assert (broken, 0) in sent.messages  # back alone, at once
     assert sorted(calls) == sorted([*ids, *broken])  # its pack-mates ran once, not again
     assert all(r is not None and r.attempts == 1 for r in records)
+
+
+async def test_a_pack_whose_rest_could_not_go_back_comes_round_again_whole(
+    unique: str, tmp_path: Path,
+) -> None:
+    refusals: list[int] = []
+
+    def refuse_the_first_return(ctx: Any, ids: list[str]) -> None:
+        publish_each = ctx.broker.publish_each
+
+        async def refusing(queue: str, messages: Sequence[OutgoingMessage]) -> list[Unavailable | None]:
+            singles = all(len(decode_jobs(m.body)) == 1 for m in messages)
+            if queue == "jobs.model" and messages and singles and not refusals:
+                refusals.append(len(messages))
+                return [Unavailable("refused") for _ in messages]
+            return await publish_each(queue, messages)
+
+        ctx.broker.publish_each = refusing
+
+    run = await _run_held(_settings("real", unique, tmp_path, dispatch_pack=8), 8, "mock-50ms",
+                          before=refuse_the_first_return)
+    # The pack of 8 found at most 4 slots free and could not send the rest back: nothing of
+    # it ran, and it came round again; every job still ran, once.
+    assert len(refusals) == 1 and refusals[0] >= 4
+    assert all(r is not None and r.status is JobStatus.SUCCEEDED and r.attempts == 1 for r in run.records)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -165,7 +194,7 @@ async def test_a_dead_lettered_pack_fails_each_of_its_jobs(backend: str, unique:
 async def test_jobs_submitted_in_one_tick_share_one_message_and_run_once_each(
     backend: str, unique: str, tmp_path: Path,
 ) -> None:
-    async with context(_settings(backend, unique, tmp_path)) as ctx:
+    async with context(_settings(backend, unique, tmp_path, slots=16)) as ctx:
         await ctx.broker.declare(["jobs.model"])
         sent = Sent(ctx)
         submitted = await asyncio.gather(*(ctx.lifecycle.submit("org-a", JobKind.MODEL, _payload("mock-0ms"))
@@ -173,9 +202,7 @@ async def test_jobs_submitted_in_one_tick_share_one_message_and_run_once_each(
         ids = [s.job.id for s in submitted]
         await work_until(ctx, ids, timeout=30)
         records = [await ctx.jobs.get(j) for j in ids]
-    # One message for the ten; the 6 beyond the worker's 4 free slots came back alone.
-    assert sorted(sent.messages[0][0]) == sorted(ids)
-    assert [len(m) for m, _ in sent.messages[1:]] == [1] * 6
+    assert [sorted(m) for m, _ in sent.messages] == [sorted(ids)]  # one message for the ten
     assert all(r is not None and r.attempts == 1 for r in records)
 
 

@@ -28,7 +28,7 @@ import logging
 
 from pydantic import ValidationError
 
-from services.broker.base import Broker, Delivery
+from services.broker.base import Broker, Delivery, OutgoingMessage
 from services.common.logging import job_id_var
 from services.errors import Permanent, Retryable
 from services.jobs.lifecycle import JobLifecycle
@@ -61,10 +61,11 @@ def handler(lifecycle: JobLifecycle, *, broker: Broker, queue: str, slots: int) 
         finally:
             free.release()
 
-    async def back(delivery: Delivery, message: JobMessage, delay_s: float) -> None:
+    def alone(delivery: Delivery, message: JobMessage) -> OutgoingMessage:
+        """A packed job's message of its own, in the trace its pack carried."""
         outgoing = message.outgoing()
         outgoing.headers.update({k: v for k, v in delivery.headers.items() if k not in outgoing.headers})
-        await broker.publish(queue, outgoing, delay_s=delay_s)
+        return outgoing
 
     async def handle(delivery: Delivery) -> None:
         messages = _decode(delivery)
@@ -79,17 +80,25 @@ def handler(lifecycle: JobLifecycle, *, broker: Broker, queue: str, slots: int) 
                 break
             await free.acquire()  # not locked: it returns without yielding to another task
             taken.append(message)
-        for message in messages[len(taken):]:
-            await back(delivery, message, 0)
+        # The rest in one broker call, one wait for all their confirms.
+        try:
+            outcomes = await broker.publish_each(queue, [alone(delivery, m) for m in messages[len(taken):]])
+            refused = next((o for o in outcomes if o is not None), None)
+            if refused is not None:
+                raise refused  # the runner sends the whole pack round again: none of it started here
+        except BaseException:
+            for _ in taken:
+                free.release()
+            raise
         if not taken:
             return
         # The runner counted the delivery as one job in flight.
         gauge.inc(len(taken) - 1)
         try:
-            outcomes = await asyncio.gather(*(run(m, delivery.redelivered) for m in taken), return_exceptions=True)
+            results = await asyncio.gather(*(run(m, delivery.redelivered) for m in taken), return_exceptions=True)
         finally:
             gauge.dec(len(taken) - 1)
-        for message, outcome in zip(taken, outcomes, strict=True):
+        for message, outcome in zip(taken, results, strict=True):
             if outcome is None:
                 continue
             if not isinstance(outcome, Exception):
@@ -97,7 +106,8 @@ def handler(lifecycle: JobLifecycle, *, broker: Broker, queue: str, slots: int) 
             if not isinstance(outcome, Retryable):
                 log.error("packed job failed; it goes back alone", extra={"job_id": message.job_id},
                           exc_info=outcome)
-            await back(delivery, message, (outcome.retry_after_s or 1.0) if isinstance(outcome, Retryable) else 0)
+            delay_s = (outcome.retry_after_s or 1.0) if isinstance(outcome, Retryable) else 0
+            await broker.publish(queue, alone(delivery, message), delay_s=delay_s)
 
     return handle
 

@@ -120,29 +120,31 @@ async def test_dispatched_jobs_bound_what_is_picked_until_they_start(stores: Sto
 
 async def test_the_dispatch_window_grows_to_a_share_of_a_second_of_starts(stores: Stores) -> None:
     queue = stores.queue
-    for i in range(200):
+    for i in range(300):
         await queue.push("model", "a", 1, f"j{i}", 1.0)
-    # 120 starts in second 99 make a rate of 120/s: 0.25 s of it is 30 jobs ahead, not 2.
+    # 120 starts over 99.0-100.0 are a rate of 120/s: 0.25 s of it is 30 jobs ahead, not 2.
     for i in range(120):
-        await queue.started("model", f"s{i}", 99.5)
-    assert len(await queue.pick("model", owner="d1", now=100.5, ahead=2, ahead_s=0.25, stale_s=60, limit=100)) == 30
+        await queue.started("model", f"s{i}", 99.001 + i / 120)
+    assert len(await queue.pick("model", owner="d1", now=100.01, ahead=2, ahead_s=0.25, stale_s=60, limit=100)) == 30
     # Without `ahead_s` the window is `ahead`, whatever the rate (the 30 above still count).
-    assert await queue.pick("model", owner="d1", now=100.5, ahead=2, stale_s=60, limit=100) == []
-    # Early in a second its own starts count over at least MIN_RATE_SPAN_S: 40 starts by
-    # 200.05 are a rate of 160/s, so 0.5 s of it is 80 ahead, 50 more than the 30 out.
+    assert await queue.pick("model", owner="d1", now=100.01, ahead=2, stale_s=60, limit=100) == []
+    # A kind that began starting 0.2 s ago is read at its rate since: 40 starts in 200.0-200.19
+    # are 200/s, so 0.5 s of it is 100 ahead, 70 more than the 30 out. (Whole seconds read
+    # it as 40/s, and collapsed the window at each second's first tick.)
     for i in range(40):
-        await queue.started("model", f"t{i}", 200.01)
-    more = await queue.pick("model", owner="d1", now=200.05, ahead=2, ahead_s=0.5, stale_s=600, limit=100)
-    assert len(more) == 50
-    # A window never shrinks below `ahead`: with no starts it is 2, and 80 are still out.
+        await queue.started("model", f"t{i}", 200.002 + i / 200)
+    more = await queue.pick("model", owner="d1", now=200.21, ahead=2, ahead_s=0.5, stale_s=600, limit=100)
+    assert len(more) == 70
+    # A window never shrinks below `ahead`: with no starts it is 2, and 100 are still out.
     assert await queue.pick("model", owner="d1", now=500.0, ahead=2, ahead_s=0.25, stale_s=600, limit=100) == []
 
 
-def test_the_python_window_and_the_lua_one_agree_on_their_arithmetic() -> None:
-    assert dispatch_window(200, 0.25, 10.5, 4000, 2000) == 1000  # 4,000/s last second
-    assert dispatch_window(200, 0.25, 10.1, 0, 1000) == 1000  # 1,000 in 0.1 s counts over 0.25 s
-    assert dispatch_window(200, 0.25, 10.9, 100, 90) == 200  # slower than ahead / ahead_s
-    assert dispatch_window(200, 0, 10.5, 10_000, 10_000) == 200
+def test_the_window_reads_the_highest_recent_rate_over_two_buckets_or_more() -> None:
+    assert dispatch_window(200, 0.25, [400] * 10) == 1000  # 4,000/s throughout
+    assert dispatch_window(200, 0.25, [300, 300, 0, 0, 0, 0, 0, 0, 0, 0]) == 750  # began 0.2 s ago
+    assert dispatch_window(200, 0.25, [900, 0, 0]) == 1125  # one bucket alone is read over two
+    assert dispatch_window(200, 0.25, [10] * 10) == 200  # slower than ahead / ahead_s
+    assert dispatch_window(200, 0, [10_000] * 10) == 200
 
 
 async def test_claims_of_a_dispatcher_that_is_gone_pass_to_a_sweeper_once(
