@@ -12,7 +12,7 @@ from __future__ import annotations
 from itertools import repeat
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ValidationInfo, field_validator
 
 # JSON Schema documents and metadata seen in practice stay under 20 levels; 64 leaves room
 # and stays far below pydantic's serialisation limit (255) and the parser's recursion limit.
@@ -72,11 +72,20 @@ def check_json(value: Any) -> None:
         stack.extend(zip(children, repeat(depth + 1, len(children)), strict=True))
 
 
+# Validation context for a payload read back from the job store: it passed `check_json`
+# when it was submitted, and the store holds it as JSON, which cannot carry a lone surrogate
+# (orjson refuses to write one). Walking it again was ~10% of a worker's CPU a job start
+# (181-193 -> 164-174 us in an in-process harness of 6,000 starts).
+STORED: dict[str, Any] = {"bounded": "checked at submit"}
+
+
 class Bounded(BaseModel):
-    """A request model whose every field passes `check_json`."""
+    """A request model whose every field passes `check_json` (unless validated with the
+    STORED context)."""
 
     @field_validator("*", mode="after")
     @classmethod
-    def _bounded(cls, value: Any) -> Any:
-        check_json(value)
+    def _bounded(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.context is not STORED:
+            check_json(value)
         return value

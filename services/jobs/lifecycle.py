@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from config import JobSettings
 from services.broker.base import Broker
 from services.broker.queues import job_queue
+from services.common.bounded import STORED
 from services.errors import Conflict, Deferred, Invalid, NotFound, PlatformError, Retryable, Unavailable
 from services.jobs.admission import Admission
 from services.jobs.events import JobListeners
@@ -263,7 +264,7 @@ class JobLifecycle(InlineRuns):
         guarded: GuardedRun | None = None
         try:
             executor = self.executors.get(job.kind)
-            payload = executor.payload_model.model_validate(job.request)
+            payload = executor.payload_model.model_validate(job.request, context=STORED)
             guarded = await self._guarded(job.org_id, job.kind, job.meta)
             if guarded is not None:
                 payload = await guarded.before_run(job, payload, attempts)

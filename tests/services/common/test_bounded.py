@@ -7,9 +7,9 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from services.common.bounded import MAX_DEPTH, check_json
+from services.common.bounded import MAX_DEPTH, STORED, Bounded, check_json
 
 
 def _nested(levels: int, leaf: Any) -> Any:
@@ -52,3 +52,17 @@ def test_a_lone_surrogate_is_found_wherever_it_is(value: Any) -> None:
 @pytest.mark.parametrize("value", [{}, [], "", "héllo", {"k": ["v", 1, None]}, (1, "a"), _Plain(note=[1])])
 def test_plain_json_passes(value: Any) -> None:
     check_json(value)
+
+
+class _Request(Bounded):
+    data: Any
+
+
+def test_a_payload_read_back_from_the_store_is_not_walked_again_but_any_other_is() -> None:
+    deep = _nested(MAX_DEPTH + 1, 1)
+    assert _Request.model_validate({"data": deep}, context=STORED).data == deep
+    with pytest.raises(ValidationError, match="levels deep"):
+        _Request.model_validate({"data": deep})
+    # Only the STORED object itself: a context that merely looks like it is walked.
+    with pytest.raises(ValidationError, match="levels deep"):
+        _Request.model_validate({"data": deep}, context=dict(STORED))
