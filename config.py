@@ -381,9 +381,9 @@ class SchedulingSettings(BaseSettings):
     # between dispatch rounds; it bounds how long a newly active org waits (ahead / rate).
     dispatch_ahead: int = Field(default=200, ge=1)
     # ...or this many seconds of the kind's start rate, when that is more. A job reaches its
-    # start ~0.1-0.2 s after its dispatch on a busy worker, so a fixed 200 capped one worker
-    # at 4,000-4,500 starts/s (1,000 per 0.25 s, in steps of 200); 0.25 s keeps it fed at
-    # 5,000+/s while a newly active org still waits about a quarter second behind it.
+    # start ~0.1-0.2 s after its dispatch on a busy worker: a fixed 200 held one worker to
+    # 4,064-4,136 jobs in flight at 1 s (1,000 gave 5,000); 0.25 s keeps it fed at 5,000+
+    # starts/s while a newly active org still waits about a quarter second behind it.
     dispatch_ahead_s: float = Field(default=0.25, ge=0)
     # Jobs per RabbitMQ message: a dispatch round (a worker's, or the submits of one API loop
     # tick) publishes its jobs in packs of this many. Receiving a message cost a worker ~100

@@ -86,7 +86,7 @@ class _Kind:
         self.claims: dict[str, tuple[float, str, str, int]] = {}
         self.alive: dict[str, float] = {}
         self.starts: dict[int, int] = defaultdict(int)
-        # Starts per RATE_BUCKET_S, for the dispatch window.
+        # Starts per 0.1 s bucket (store.rate_bucket), for the dispatch window.
         self.buckets: dict[int, int] = defaultdict(int)
 
     def size(self, org: str) -> int:
