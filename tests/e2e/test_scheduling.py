@@ -108,6 +108,7 @@ async def test_a_small_org_starts_within_the_dispatch_window_of_a_big_backlog(
     With fair shares B's jobs start after at most dispatch_ahead (20) + a few DRR turns of
     A's jobs, i.e. while A still has most of its backlog; in FIFO they would start last."""
     monkeypatch.setenv("SCHEDULING_DISPATCH_AHEAD", "20")
+    monkeypatch.setenv("SCHEDULING_DISPATCH_AHEAD_S", "0")  # the fixed window is what is measured
     async with platform("real", unique, tmp_path, concurrency=5) as p:
         a_ids = await _submit_many(p, 600, headers=p.org_a, model="mock-50ms")
         b_submitted = time.time()
@@ -132,6 +133,7 @@ async def test_high_priority_jobs_overtake_the_orgs_low_priority_backlog(
     unique: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SCHEDULING_DISPATCH_AHEAD", "10")
+    monkeypatch.setenv("SCHEDULING_DISPATCH_AHEAD_S", "0")
     async with platform("real", unique, tmp_path, concurrency=5) as p:
         low = await _submit_many(p, 300, headers=p.org_a, model="mock-50ms", priority="low")
         high_submitted = time.time()
