@@ -16,12 +16,11 @@ from services.jobs.store import Created
 
 # Priorities inside an org: lower serves first.
 PRIORITIES = {"high": 0, "normal": 1, "low": 2}
-# The start rate behind the dispatch window: starts counted in buckets of 0.1 s, the
-# rate the highest over the last 2..RATE_BUCKETS whole buckets. Counts per second made the
-# window collapse at the first second boundary after a worker began (a second holding 0.4 s
-# of starts read as 0.4 of the rate): the same run peaked at 4,500-5,200 or 5,600-5,800
-# jobs in flight depending on where the boundary fell. Two buckets at least: one 0.1 s
-# bucket holds a handful of packs and overstates the rate.
+# The start rate behind the dispatch window: starts counted in buckets of 0.1 s, the rate
+# the highest over the last 2..RATE_BUCKETS whole buckets. Counted per second, the window
+# shrank at the first second boundary after a worker began: a second holding 0.4 s of its
+# starts read as 0.4 of its rate. Two buckets at least: one 0.1 s bucket holds a handful of
+# packs and overstates the rate.
 RATE_BUCKETS_PER_S = 10
 RATE_BUCKETS = 10
 MIN_RATE_BUCKETS = 2

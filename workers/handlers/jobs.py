@@ -44,8 +44,6 @@ def _decode(delivery: Delivery) -> list[JobMessage]:
         messages = decode_jobs(delivery.body)
     except ValidationError as exc:
         raise Permanent("malformed job message", code="bad_message") from exc
-    if len(messages) == 1:
-        job_id_var.set(messages[0].job_id)
     return messages
 
 
@@ -121,6 +119,7 @@ def dead_handler(lifecycle: JobLifecycle) -> QueueHandler:
         except Permanent:
             return  # a malformed message in the dead-letter queue: nothing to fail
         for message in messages:
+            job_id_var.set(message.job_id)
             await lifecycle.dead_letter(message.job_id)
 
     return handle_dead
